@@ -1,0 +1,144 @@
+"""The `infusion-validator` command: one entry point, one small handler per subcommand.
+
+Errors the user can fix (bad rule file, missing input, unreachable broker) end as one line on
+stderr and a non-zero exit, never as a bare traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+import orjson
+
+from consumer import __version__
+from consumer.errors import InfusionValidatorError
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _engine(args: argparse.Namespace):  # type: ignore[no-untyped-def]  # lazy import keeps --help fast
+    from consumer.engine import Engine
+
+    return Engine.load(args.rule_set)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from consumer.offline import validate
+
+    engine = _engine(args)
+    if args.output:
+        with open(args.output, "wb") as out:
+            summary = validate(args.file, engine, out, sys.stderr)
+    else:
+        summary = validate(args.file, engine, sys.stdout.buffer, sys.stderr)
+        sys.stdout.flush()
+    print(summary.describe(), file=sys.stderr)
+    return 0
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from consumer.errors import ClaimFormatError
+    from consumer.explain import render
+    from consumer.offline import _open_input, read_claims
+
+    engine = _engine(args)
+    with _open_input(args.file) as handle:
+        for number, claim in read_claims(handle):
+            if isinstance(claim, ClaimFormatError):
+                print(f"{args.file}:{number}: cannot read this claim: {claim}\n")
+                continue
+            outcome, results = engine.explain(claim)
+            if args.only_pended and outcome.decision != "PENDED":
+                continue
+            print(render(claim, outcome, results))
+    return 0
+
+
+def cmd_rules_check(args: argparse.Namespace) -> int:
+    from consumer.engine import Engine
+
+    engine = Engine.load(args.path)
+    for rule_set in engine.rule_sets:
+        policy = rule_set.default
+        until = f" until {rule_set.effective_to}" if rule_set.effective_to else ""
+        print(
+            f"ok: {rule_set.path}: {rule_set.policy_id} {rule_set.version}, effective "
+            f"{rule_set.effective_from}{until}; {len(policy.rules)} rules on; catalogue "
+            f"{rule_set.catalogue.version} ({len(rule_set.catalogue)} codes); "
+            f"{len(rule_set.contracts)} contract override(s)"
+        )
+    return 0
+
+
+def cmd_produce_sample(args: argparse.Namespace) -> int:
+    from consumer.samples import generate_claims
+
+    claims = generate_claims(args.count, args.seed, lines_per_claim=args.lines)
+    out = open(args.output, "wb") if args.output else sys.stdout.buffer  # noqa: SIM115
+    try:
+        for claim in claims:
+            out.write(orjson.dumps(claim, option=orjson.OPT_APPEND_NEWLINE))
+    finally:
+        if args.output:
+            out.close()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="infusion-validator",
+        description="Decide home infusion claims against policy RB.046.A.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
+        cmd = sub.add_parser(name, help=help_text, description=help_text)
+        cmd.set_defaults(handler=handler)
+        return cmd
+
+    rule_set_help = "rule-set file or folder (default: rules/, or $INFUSION_VALIDATOR_RULES)"
+    validate = command(
+        "validate", cmd_validate, "Decide claims from a file; decisions as JSON Lines."
+    )
+    validate.add_argument("file", help="claims as JSON Lines or an Avro container file; - = stdin")
+    validate.add_argument("--output", "-o", help="write decisions here instead of stdout")
+    validate.add_argument("--rule-set", help=rule_set_help)
+
+    explain = command("explain", cmd_explain, "Explain each claim's decision rule by rule.")
+    explain.add_argument("file", help="claims as JSON Lines or an Avro container file; - = stdin")
+    explain.add_argument("--rule-set", help=rule_set_help)
+    explain.add_argument("--only-pended", action="store_true", help="skip accepted claims")
+
+    rules = sub.add_parser("rules", help="Rule-set tools.")
+    rules_sub = rules.add_subparsers(dest="rules_command", required=True, metavar="ACTION")
+    check = rules_sub.add_parser("check", help="Lint a rule-set file; non-zero exit on a problem.")
+    check.add_argument("path", nargs="?", help=rule_set_help)
+    check.set_defaults(handler=cmd_rules_check)
+
+    sample = command("produce-sample", cmd_produce_sample, "Generate synthetic claims.")
+    sample.add_argument("--count", "-n", type=int, default=1000, help="number of claims")
+    sample.add_argument("--seed", type=int, default=1, help="same seed, same claims")
+    sample.add_argument("--lines", type=int, default=None, help="exact lines per claim")
+    sample.add_argument("--output", "-o", help="JSON Lines file (default: stdout)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.handler(args)
+        return code
+    except InfusionValidatorError as exc:
+        print(f"infusion-validator: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # e.g. `validate … | head`
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

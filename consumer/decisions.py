@@ -1,0 +1,38 @@
+"""Turning an engine outcome into the `ClaimDecision` record of SPEC §2.3."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from consumer import __version__
+from consumer.engine import Outcome
+
+
+def source_of(topic: str, partition: int, offset: int) -> dict[str, Any]:
+    """The Kafka coordinates of the input record (a `Source` record)."""
+    return {"topic": topic, "partition": partition, "offset": offset}
+
+
+def decision_record(
+    claim: dict[str, Any],
+    outcome: Outcome,
+    *,
+    source: dict[str, Any] | None = None,
+    decided_at: datetime | None = None,
+) -> dict[str, Any]:
+    """The ClaimDecision record: the outcome, where the claim came from, and the claim itself
+    (so downstream consumers need no join)."""
+    return {
+        "event_id": claim["event_id"],
+        "claim_id": claim["claim_id"],
+        "member_id": claim["member_id"],
+        "decision": outcome.decision,
+        "reasons": outcome.reasons,
+        "policy_id": outcome.policy_id,
+        "rule_set_version": outcome.rule_set_version,
+        "decided_at": decided_at or datetime.now(UTC),
+        "validator_version": __version__,
+        "source": source,
+        "claim": claim,
+    }

@@ -1,0 +1,43 @@
+"""Diagnoses: present, pointed to correctly, and billable ICD-10-CM codes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from consumer.engine.context import ClaimContext
+from consumer.engine.icd10 import is_billable
+from consumer.engine.registry import Finding, rule
+
+
+@rule(
+    "diagnosis.missing",
+    "The claim has a diagnosis, and every line points to at least one that exists.",
+)
+def diagnosis_missing(ctx: ClaimContext) -> Iterator[Finding]:
+    count = len(ctx.claim["diagnosis_codes"])
+    if count == 0:
+        yield Finding(None, "The claim has no diagnosis code.")
+        return
+    for line in ctx.lines:
+        if not line.pointers:
+            yield Finding(line.number, "The line does not point to any diagnosis.")
+        elif min(line.pointers) < 1 or max(line.pointers) > count:
+            bad = ", ".join(str(p) for p in line.pointers if not 1 <= p <= count)
+            yield Finding(
+                line.number,
+                f"Diagnosis pointer(s) {bad} point past the {count} diagnosis code(s) on the claim.",
+            )
+
+
+@rule(
+    "diagnosis.invalid",
+    "Every diagnosis is a valid, billable ICD-10-CM code (coded to the highest specificity).",
+)
+def diagnosis_invalid(ctx: ClaimContext) -> Iterator[Finding]:
+    for position, code in enumerate(ctx.claim["diagnosis_codes"], start=1):
+        if not is_billable(code):
+            yield Finding(
+                None,
+                f"Diagnosis {position} ({code}) is not a billable ICD-10-CM code; code it to "
+                "the highest level of specificity.",
+            )
