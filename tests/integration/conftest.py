@@ -1,0 +1,195 @@
+"""Fixtures for tests against a real Kafka broker (SPEC §8); every test here is `integration`.
+
+The broker is chosen once per session, first that applies:
+1. `KAFKA_BOOTSTRAP_SERVERS` is set: that cluster, no lifecycle (`local_kafka` is None);
+2. a Docker engine answers: testcontainers' Kafka module (KRaft), image from
+   `KAFKA_TESTCONTAINERS_IMAGE`;
+3. otherwise `consumer.localkafka.LocalKafka`: Apache Kafka jars from Maven Central, run with
+   the local Java.
+(also when Docker answers but the container will not start, e.g. the image cannot be pulled).
+If none can be had the tests fail with the reason; they are never skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+import uuid
+import warnings
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from consumer.errors import KafkaSetupError
+from consumer.localkafka import LocalKafka
+
+_HERE = Path(__file__).parent
+# cp-kafka 7.9 = Apache Kafka 3.9; it is what this testcontainers class's KRaft set-up targets.
+_DEFAULT_IMAGE = "confluentinc/cp-kafka:7.9.0"
+_TIMEOUT = 30.0
+
+TopicFactory = Callable[..., str]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if _HERE in item.path.parents:
+            item.add_marker(pytest.mark.integration)
+
+
+@dataclass(frozen=True)
+class Broker:
+    bootstrap_servers: str
+    kind: str  # "external" | "testcontainers" | "local"
+    local: LocalKafka | None = None
+
+
+def _docker_answers() -> bool:
+    try:
+        import docker  # imported here: only this probe needs it
+
+        return bool(docker.from_env(timeout=3).ping())
+    except Exception:  # no SDK, no socket, no daemon, refused: all mean "no Docker here"
+        return False
+
+
+def _start_container() -> Any | None:
+    """A started testcontainers Kafka (KRaft), or None (with a warning) if it would not start."""
+    from testcontainers.community.kafka import KafkaContainer
+
+    image = os.environ.get("KAFKA_TESTCONTAINERS_IMAGE", _DEFAULT_IMAGE)
+    container = (
+        KafkaContainer(image)
+        .with_kraft()
+        # The module leaves these at Kafka's defaults (3 and 2): on one broker the first
+        # transactional producer would wait forever for __transaction_state.
+        .with_env("KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR", "1")
+        .with_env("KAFKA_TRANSACTION_STATE_LOG_MIN_ISR", "1")
+        .with_env("KAFKA_AUTO_CREATE_TOPICS_ENABLE", "false")
+    )
+    try:
+        return container.start(timeout=120)
+    except Exception as exc:  # e.g. the image cannot be pulled: fall back to the local broker
+        warnings.warn(f"Docker answers but {image} did not start: {exc}", stacklevel=1)
+        with suppress(Exception):
+            container.stop()
+        return None
+
+
+@pytest.fixture(scope="session")
+def kafka_broker() -> Iterator[Broker]:
+    """The session's broker (see the module docstring for the order of choice)."""
+    external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "").strip()
+    if external:
+        yield Broker(external, "external")
+        return
+    container = _start_container() if _docker_answers() else None
+    if container is not None:
+        try:
+            yield Broker(container.get_bootstrap_server(), "testcontainers")
+        finally:
+            container.stop()
+        return
+    kafka, failure = LocalKafka(), ""
+    try:
+        kafka.start()
+    except KafkaSetupError as exc:  # start() killed any JVM; keep the work dir if it has a log
+        failure = str(exc)
+        if not kafka.log_path.exists():
+            kafka.close()
+    if failure:  # failed outside the except block, so no chained traceback buries the reason
+        pytest.fail(
+            "no Kafka broker for the integration tests: KAFKA_BOOTSTRAP_SERVERS is unset, no "
+            f"Docker broker could be started, and the local broker failed: {failure}",
+            pytrace=False,
+        )
+    try:
+        yield Broker(kafka.bootstrap_servers, "local", kafka)
+    finally:
+        kafka.close()
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(kafka_broker: Broker) -> str:
+    """`bootstrap.servers` of the session's broker."""
+    return kafka_broker.bootstrap_servers
+
+
+@pytest.fixture(scope="session")
+def local_kafka(kafka_broker: Broker) -> LocalKafka | None:
+    """The LocalKafka we started (restart/kill it in broker-failure tests), else None."""
+    return kafka_broker.local
+
+
+@pytest.fixture(scope="session")
+def kafka_admin(kafka_bootstrap: str) -> AdminClient:
+    return AdminClient({"bootstrap.servers": kafka_bootstrap})
+
+
+def _wait_for(condition: Callable[[], bool], what: str, timeout: float = _TIMEOUT) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(0.1)
+
+
+def _topic_ready(admin: AdminClient, name: str, partitions: int) -> bool:
+    try:
+        topic = admin.list_topics(topic=name, timeout=5).topics.get(name)
+    except KafkaException:
+        return False
+    return (
+        topic is not None
+        and topic.error is None
+        and len(topic.partitions) == partitions
+        and all(p.leader >= 0 for p in topic.partitions.values())
+    )
+
+
+@pytest.fixture
+def topic_factory(
+    kafka_admin: AdminClient, request: pytest.FixtureRequest
+) -> Iterator[TopicFactory]:
+    """`topic_factory(partitions=1, *, prefix=None, config=None, replication_factor=-1) -> name`.
+
+    Creates a uniquely named topic, waits until every partition has a leader, and deletes it at
+    teardown. `replication_factor=-1` takes the broker's default.
+    """
+    created: list[str] = []
+    base = re.sub(r"[^A-Za-z0-9_-]+", "-", request.node.name)[:40].strip("-")
+
+    def make(
+        partitions: int = 1,
+        *,
+        prefix: str | None = None,
+        config: Mapping[str, str] | None = None,
+        replication_factor: int = -1,
+    ) -> str:
+        name = f"it-{prefix or base}-{uuid.uuid4().hex[:8]}"
+        new = NewTopic(name, partitions, replication_factor, config=dict(config or {}))
+        futures: dict[str, Any] = kafka_admin.create_topics([new], request_timeout=_TIMEOUT)
+        futures[name].result(timeout=_TIMEOUT)
+        created.append(name)
+        _wait_for(lambda: _topic_ready(kafka_admin, name, partitions), f"topic {name} to be ready")
+        return name
+
+    yield make
+    if created:
+        for future in kafka_admin.delete_topics(created, request_timeout=_TIMEOUT).values():
+            with suppress(KafkaException):  # a test may have deleted it already
+                future.result(timeout=_TIMEOUT)
+
+
+@pytest.fixture
+def unique_group_id(request: pytest.FixtureRequest) -> str:
+    """A consumer-group id no other test (or earlier run on the same broker) has used."""
+    base = re.sub(r"[^A-Za-z0-9_-]+", "-", request.node.name)[:40].strip("-")
+    return f"it-{base}-{uuid.uuid4().hex[:8]}"
