@@ -7,6 +7,7 @@ stderr and a non-zero exit, never as a bare traceback.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Callable, Sequence
 
@@ -14,6 +15,7 @@ import orjson
 
 from consumer import __version__
 from consumer.errors import InfusionValidatorError
+from consumer.settings import CONFIG_ENV
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -76,6 +78,15 @@ def cmd_produce_sample(args: argparse.Namespace) -> int:
     from consumer.samples import generate_claims
 
     claims = generate_claims(args.count, args.seed, lines_per_claim=args.lines)
+    if args.bootstrap or args.config:  # to Kafka; otherwise to a file or stdout
+        from consumer.producing import produce_claims
+        from consumer.settings import load_settings
+
+        overrides = {"kafka": {"bootstrap_servers": args.bootstrap}} if args.bootstrap else {}
+        settings = load_settings(args.config, **overrides)
+        count = produce_claims(settings, claims, topic=args.topic, rate=args.rate)
+        print(f"produced {count} claims to {args.topic or settings.topics.input}", file=sys.stderr)
+        return 0
     out = open(args.output, "wb") if args.output else sys.stdout.buffer  # noqa: SIM115
     try:
         for claim in claims:
@@ -84,6 +95,25 @@ def cmd_produce_sample(args: argparse.Namespace) -> int:
         if args.output:
             out.close()
     return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from consumer import logs, service
+    from consumer.settings import load_settings
+
+    settings = load_settings(args.config)
+    logs.configure(settings.log_level)
+    return service.run(settings)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from consumer import logs
+    from consumer.demo import run_demo
+
+    logs.configure("WARNING")  # the demo talks to a person: its own lines, not the JSON log
+    # Transient broker chatter (coordinator loading, reconnects) is noise in a demo.
+    logging.getLogger("librdkafka").setLevel(logging.ERROR)
+    return run_demo(args.claims, args.seed, args.port, wait=not args.exit)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -100,6 +130,16 @@ def build_parser() -> argparse.ArgumentParser:
         return cmd
 
     rule_set_help = "rule-set file or folder (default: rules/, or $INFUSION_VALIDATOR_RULES)"
+    config_help = f"YAML settings file (or ${CONFIG_ENV}); environment variables override it"
+
+    run = command("run", cmd_run, "Run the service: consume, decide, produce (until SIGTERM).")
+    run.add_argument("--config", "-c", help=config_help)
+
+    demo = command("demo", cmd_demo, "Run the whole product on a local Kafka it starts itself.")
+    demo.add_argument("--claims", type=int, default=20_000, help="sample claims to produce")
+    demo.add_argument("--seed", type=int, default=2026)
+    demo.add_argument("--port", type=int, default=8080, help="metrics port (0 = any free)")
+    demo.add_argument("--exit", action="store_true", help="exit after the summary")
     validate = command(
         "validate", cmd_validate, "Decide claims from a file; decisions as JSON Lines."
     )
@@ -123,6 +163,10 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--seed", type=int, default=1, help="same seed, same claims")
     sample.add_argument("--lines", type=int, default=None, help="exact lines per claim")
     sample.add_argument("--output", "-o", help="JSON Lines file (default: stdout)")
+    sample.add_argument("--bootstrap", help="produce to this Kafka cluster instead of a file")
+    sample.add_argument("--topic", help="topic to produce to (default: topics.input)")
+    sample.add_argument("--rate", type=float, help="claims per second (default: unpaced)")
+    sample.add_argument("--config", "-c", help=config_help)
     return parser
 
 

@@ -55,7 +55,7 @@ def _open_input(path: str) -> Iterator[IO[bytes]]:
         yield sys.stdin.buffer
         return
     try:
-        handle = Path(path).open("rb")
+        handle = Path(path).open("rb")  # noqa: SIM115 (closed below; open errors reported first)
     except OSError as exc:
         raise InfusionValidatorError(f"{path}: cannot open: {exc.strerror}") from exc
     with handle:

@@ -168,7 +168,9 @@ def compile_catalogue(data: CatalogueFile) -> Catalogue:
 
 
 def _freeze(fields: dict[str, Any]) -> CodeInfo:
-    frozen = {k: frozenset(v) if isinstance(v, set) else v for k, v in fields.items()}
+    frozen: dict[str, Any] = {
+        k: frozenset(v) if isinstance(v, set) else v for k, v in fields.items()
+    }
     frozen["is_jq_drug"] = frozen["kind"] == "drug" and frozen["code"][:1] in ("J", "Q")
     frozen["has_exclusions"] = bool(
         frozen.get("exclusive_with") or frozen.get("exclusive_with_kinds")

@@ -4,6 +4,7 @@ lines of business, code kinds."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Literal, get_args
 
 LineOfBusiness = Literal["MEDICARE_ADVANTAGE", "INDIVIDUAL_FAMILY", "CHIP", "MEDICAID", "UNKNOWN"]
@@ -14,7 +15,7 @@ LobOrAll = Literal["MEDICARE_ADVANTAGE", "INDIVIDUAL_FAMILY", "CHIP", "MEDICAID"
 
 Kind = Literal["drug", "per_diem", "hit_professional", "nursing", "equipment", "supply", "other"]
 
-# HCPCS Level II (letter + 4 digits) and CPT (5 digits, or 4 digits + a letter for categories II/III).
+# HCPCS Level II (letter + 4 digits) and CPT (5 digits, or 4 digits + a letter: categories II/III).
 _CODE = re.compile(r"^[A-Z0-9]{5}$")
 _RANGE_END = re.compile(r"^([A-Z]*)([0-9]+)$")
 # Ranges in the data are short (J9000-J9999 is the widest); a typo like J0000-J9999 is caught.
@@ -48,7 +49,7 @@ def expand_codes(spec: str) -> list[str]:
     return [f"{prefix}{n:0{len(digits)}d}" for n in range(low, high + 1)]
 
 
-def expand_lobs(values: list[str] | tuple[str, ...]) -> frozenset[str]:
+def expand_lobs(values: Sequence[str]) -> frozenset[str]:
     """Lines of business named in a data file, with ALL expanded."""
     if "ALL" in values:
         return frozenset(LINES_OF_BUSINESS)

@@ -13,7 +13,6 @@ from consumer.engine.catalogue import Catalogue, CodeInfo
 from consumer.engine.codes import normalise_code
 from consumer.engine.policy import Policy
 
-
 _NO_MODIFIERS: frozenset[str] = frozenset()
 
 

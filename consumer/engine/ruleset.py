@@ -95,7 +95,9 @@ class RuleSetFile(Overrides):
     def _complete(self) -> RuleSetFile:
         missing = sorted(set(all_rules()) - set(self.rules))
         if missing:
-            raise ValueError(f"rules: no entry for {', '.join(missing)} (add one, or enabled: false)")
+            raise ValueError(
+                f"rules: no entry for {', '.join(missing)} (add one, or enabled: false)"
+            )
         if self.effective_to and self.effective_to <= self.effective_from:
             raise ValueError("effective_to must be after effective_from")
         return self
@@ -113,7 +115,8 @@ class RuleSet:
         self.catalogue = catalogue
         self.default = _compile(data, data, None, catalogue)
         self.contracts = {
-            cid: _compile(data, contract, cid, catalogue) for cid, contract in data.contracts.items()
+            cid: _compile(data, contract, cid, catalogue)
+            for cid, contract in data.contracts.items()
         }
 
     def policy_for(self, contract_id: str | None) -> Policy:

@@ -53,7 +53,9 @@ def charges_total(ctx: ClaimContext) -> Iterator[Finding]:
     total = ctx.claim["total_charge"]
     lines_sum = sum(line.charge for line in ctx.all_lines)
     if total != lines_sum:
-        yield Finding(None, f"Total charge {total} does not equal the line charges' sum {lines_sum}.")
+        yield Finding(
+            None, f"Total charge {total} does not equal the line charges' sum {lines_sum}."
+        )
 
 
 @rule(
@@ -82,5 +84,5 @@ def auth_missing(ctx: ClaimContext) -> Iterator[Finding]:
         ):
             yield Finding(
                 line.number,
-                f"{line.code} needs prior authorization for {lob} and none is on the line or claim.",
+                f"{line.code} needs prior authorization for {lob}; none is on the line or claim.",
             )

@@ -108,7 +108,9 @@ def bundled_per_diem(ctx: ClaimContext) -> Iterator[Finding]:
             )
 
 
-@rule("modifier.route", "Drugs that need a route modifier for the plan carry it (e.g. JB for SCIG).")
+@rule(
+    "modifier.route", "Drugs that need a route modifier for the plan carry it (e.g. JB for SCIG)."
+)
 def modifier_route(ctx: ClaimContext) -> Iterator[Finding]:
     for line in ctx.lines:
         required = line.info.required_modifiers.get(ctx.lob)

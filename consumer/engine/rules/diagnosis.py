@@ -25,7 +25,7 @@ def diagnosis_missing(ctx: ClaimContext) -> Iterator[Finding]:
             bad = ", ".join(str(p) for p in line.pointers if not 1 <= p <= count)
             yield Finding(
                 line.number,
-                f"Diagnosis pointer(s) {bad} point past the {count} diagnosis code(s) on the claim.",
+                f"Diagnosis pointer(s) {bad} point past the claim's {count} diagnosis code(s).",
             )
 
 

@@ -49,9 +49,7 @@ def ndc_code(ctx: ClaimContext) -> Iterator[Finding]:
         if not (len(code) == 11 and code.isascii() and code.isdigit()):
             yield Finding(line.number, f"NDC {code!r} is not 11 digits in 5-4-2 form.")
         elif ndc["qualifier"].strip().upper() != qualifier:
-            yield Finding(
-                line.number, f"NDC qualifier {ndc['qualifier']!r} should be {qualifier}."
-            )
+            yield Finding(line.number, f"NDC qualifier {ndc['qualifier']!r} should be {qualifier}.")
 
 
 @rule("ndc.quantity", "An NDC has a valid unit of measure and a quantity greater than 0.")

@@ -1,0 +1,127 @@
+"""`infusion-validator demo`: the whole product on one machine, from nothing.
+
+Starts a local single-node Kafka when none is configured (`KAFKA_BOOTSTRAP_SERVERS` or
+`INFUSION_VALIDATOR_KAFKA__BOOTSTRAP_SERVERS`), creates the topics, produces a realistic mix of
+sample claims plus a few undecodable records, runs the validator (exactly-once) until every
+record is decided, prints a summary, and keeps the metrics endpoint up until Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from contextlib import ExitStack
+from typing import Any
+
+from confluent_kafka import Producer
+
+from consumer.clients import producer_config
+from consumer.http import HealthServer
+from consumer.localkafka import LocalKafka
+from consumer.producing import create_topics, produce_claims
+from consumer.samples import generate_claims
+from consumer.service import Service, build_service
+from consumer.settings import Settings, load_settings
+
+# What a broken upstream might send: the demo shows these land in the DLQ, not in a crash.
+POISON = (b"not avro at all", b"\x00\x00\x00\x00\x07truncated", b"")
+
+
+def _bootstrap(stack: ExitStack) -> str:
+    configured = os.environ.get("INFUSION_VALIDATOR_KAFKA__BOOTSTRAP_SERVERS") or os.environ.get(
+        "KAFKA_BOOTSTRAP_SERVERS"
+    )
+    if configured:
+        print(f"Using the Kafka cluster at {configured}")
+        return configured
+    print("Starting a local single-node Apache Kafka (KRaft) from the Maven Central jars...")
+    kafka = stack.enter_context(LocalKafka())
+    print(f"  broker up at {kafka.bootstrap_servers}")
+    return kafka.bootstrap_servers
+
+
+def _summary(service: Service, seconds: float) -> str:
+    registry, pipeline = service.registry, service.pipeline
+
+    def value(name: str, labels: dict[str, str]) -> float:
+        return registry.get_sample_value(name, labels) or 0.0
+
+    lines = [
+        f"Decided {pipeline.processed} records in {seconds:.1f}s "
+        f"({pipeline.processed / seconds:,.0f} records/s, exactly-once)."
+    ]
+    for decision in ("ACCEPTED", "PENDED"):
+        by_lob = {
+            lob: value(
+                "infusion_validator_decisions_total",
+                {"decision": decision, "line_of_business": lob},
+            )
+            for lob in ("MEDICAID", "MEDICARE_ADVANTAGE", "CHIP", "INDIVIDUAL_FAMILY", "UNKNOWN")
+        }
+        detail = ", ".join(f"{lob} {n:.0f}" for lob, n in by_lob.items() if n)
+        lines.append(f"  {decision:<9} {sum(by_lob.values()):>7.0f}   ({detail})")
+    failures = sorted(
+        (
+            (s.labels["rule_id"], s.value)
+            for metric in registry.collect()
+            if metric.name == "infusion_validator_rule_failures"
+            for s in metric.samples
+            if s.name.endswith("_total") and s.value
+        ),
+        key=lambda item: -item[1],
+    )
+    lines.append("  Pend reasons (rule: count):")
+    lines += [f"    {rule:<34} {count:>6.0f}" for rule, count in failures]
+    dead = sum(
+        s.value
+        for metric in registry.collect()
+        if metric.name == "infusion_validator_dlq_records"
+        for s in metric.samples
+        if s.name.endswith("_total")
+    )
+    lines.append(f"  Dead letters (undecodable records): {dead:.0f}")
+    return "\n".join(lines)
+
+
+def run_demo(claims: int, seed: int, port: int, wait: bool) -> int:
+    with ExitStack() as stack:
+        bootstrap = _bootstrap(stack)
+        overrides: dict[str, Any] = {
+            "kafka": {"bootstrap_servers": bootstrap},
+            "http": {"host": "127.0.0.1", "port": port},
+            "group_id": f"infusion-validator-demo-{int(time.time())}",
+        }
+        settings: Settings = load_settings(**overrides)
+        topics = settings.topics
+        create_topics(
+            settings, {topics.input: 3, topics.accepted: 3, topics.pended: 3, topics.dlq: 1}
+        )
+        print(
+            f"Producing {claims} sample claims (seed {seed}) and {len(POISON)} poison records "
+            f"to {topics.input}..."
+        )
+        produced = produce_claims(settings, generate_claims(claims, seed))
+        poison = Producer(producer_config(settings, None))
+        for value in POISON:
+            poison.produce(topics.input, value, b"poison")
+        poison.flush()
+        poison.close()
+        total = produced + len(POISON)
+
+        service = build_service(settings)
+        http = HealthServer("127.0.0.1", port, service.registry, service.readiness)
+        stack.callback(http.close)
+        print(f"Validating... metrics at http://127.0.0.1:{http.port}/metrics")
+        started = time.perf_counter()
+        service.pipeline.stop_when = lambda: service.pipeline.processed >= total
+        service.pipeline.run()
+        print(_summary(service, time.perf_counter() - started))
+        if wait:
+            print(f"Metrics stay up at http://127.0.0.1:{http.port}/metrics; Ctrl-C to stop.")
+            stop = threading.Event()
+            signal.signal(signal.SIGINT, lambda *_: stop.set())
+            signal.signal(signal.SIGTERM, lambda *_: stop.set())
+            stop.wait()
+    return 0

@@ -1,0 +1,71 @@
+"""Dead letters (SPEC §2.4): records that cannot be decoded keep their original bytes and say why.
+
+The record goes to the DLQ topic in the same transaction as the batch's decisions, so a dead
+letter is written exactly once too. The ratio guard stops the service loudly when most recent
+records are dead letters — after a bad deploy or a schema mix-up, stopping beats draining a
+whole topic into the DLQ.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from datetime import UTC, datetime
+
+from consumer.errors import InfusionValidatorError
+
+Headers = list[tuple[str, str | bytes | None]]  # the type confluent-kafka takes
+
+# Header names, kept short and namespaced like Kafka Streams' `__streams.errors.*`.
+ERROR_CLASS = "dlq.error.class"
+ERROR_MESSAGE = "dlq.error.message"
+SOURCE_TOPIC = "dlq.source.topic"
+SOURCE_PARTITION = "dlq.source.partition"
+SOURCE_OFFSET = "dlq.source.offset"
+FAILED_AT = "dlq.failed.at"
+MAX_MESSAGE_BYTES = 512
+
+
+def dead_letter_headers(
+    error_class: str, message: str, topic: str, partition: int, offset: int
+) -> Headers:
+    """Headers for a dead letter: what went wrong and where the record came from (no PHI: the
+    message describes the structure, never field values)."""
+    return [
+        (ERROR_CLASS, error_class.encode()),
+        (ERROR_MESSAGE, message.encode("utf-8", "replace")[:MAX_MESSAGE_BYTES]),
+        (SOURCE_TOPIC, topic.encode()),
+        (SOURCE_PARTITION, str(partition).encode()),
+        (SOURCE_OFFSET, str(offset).encode()),
+        (FAILED_AT, datetime.now(UTC).isoformat(timespec="milliseconds").encode()),
+    ]
+
+
+class DeadLetterRatioError(InfusionValidatorError):
+    """Too many recent records went to the DLQ; the service stops without committing them."""
+
+
+class DeadLetterGuard:
+    """Tracks the share of dead letters among the last `window` records."""
+
+    def __init__(self, max_ratio: float, window: int) -> None:
+        self.max_ratio = max_ratio
+        self.window = window
+        self._recent: deque[bool] = deque(maxlen=window)
+        self._dead = 0
+
+    def record(self, dead: bool) -> None:
+        """Count one record; raise DeadLetterRatioError when the window is full and over."""
+        if len(self._recent) == self.window and self._recent[0]:
+            self._dead -= 1
+        self._recent.append(dead)
+        self._dead += dead
+        if len(self._recent) == self.window and self._dead > self.max_ratio * self.window:
+            raise DeadLetterRatioError(
+                f"{self._dead} of the last {self.window} records could not be decoded "
+                f"(limit {self.max_ratio:.0%}); stopping without committing them. Check the "
+                "producer's schema and wire format, then restart (the records will be re-read)."
+            )
+
+    @property
+    def ratio(self) -> float:
+        return self._dead / len(self._recent) if self._recent else 0.0

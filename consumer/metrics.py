@@ -1,0 +1,128 @@
+"""Prometheus metrics (SPEC §6), built on an injected registry.
+
+Names carry the `infusion_validator_` prefix and base units; label sets are bounded and
+pre-initialised (rule ids from the registry, DLQ error classes from a fixed vocabulary).
+Never a claim id, member id, key or offset as a label.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+
+from consumer import __version__
+from consumer.engine.codes import LINES_OF_BUSINESS
+
+PREFIX = "infusion_validator"
+DECISIONS = ("ACCEPTED", "PENDED")
+TRANSACTION_RESULTS = ("committed", "aborted", "fenced")
+REBALANCE_KINDS = ("assign", "revoke", "lost")
+# Per-claim work is tens of microseconds; a batch is up to a few hundred milliseconds.
+CLAIM_BUCKETS = (0.00001, 0.00002, 0.00005, 0.0001, 0.0002, 0.0005, 0.001, 0.005, 0.01)
+BATCH_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+
+class Metrics:
+    """Every metric the service exports; one instance per process (or per test)."""
+
+    def __init__(
+        self,
+        registry: CollectorRegistry,
+        rule_ids: Iterable[str],
+        dlq_error_classes: Iterable[str],
+    ) -> None:
+        self.registry = registry
+
+        def name(short: str) -> str:
+            return f"{PREFIX}_{short}"
+
+        self.records_consumed = Counter(
+            name("records_consumed"),
+            "Records read from the input topic.",
+            ["topic"],
+            registry=registry,
+        )
+        self.decisions = Counter(
+            name("decisions"),
+            "Claims decided, by decision and line of business.",
+            ["decision", "line_of_business"],
+            registry=registry,
+        )
+        self.rule_failures = Counter(
+            name("rule_failures"), "Reasons reported, by rule.", ["rule_id"], registry=registry
+        )
+        self.dlq_records = Counter(
+            name("dlq_records"),
+            "Records sent to the dead-letter topic, by error class.",
+            ["error_class"],
+            registry=registry,
+        )
+        self.batch_duration = Histogram(
+            name("batch_duration_seconds"),
+            "Time to process and commit one batch.",
+            buckets=BATCH_BUCKETS,
+            registry=registry,
+        )
+        self.claim_duration = Histogram(
+            name("claim_duration_seconds"),
+            "Time to decode, decide and encode one claim.",
+            buckets=CLAIM_BUCKETS,
+            registry=registry,
+        )
+        self.end_to_end_latency = Histogram(
+            name("end_to_end_latency_seconds"),
+            "From the input record's timestamp to its decision being committed.",
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.consumer_lag = Gauge(
+            name("consumer_lag_records"),
+            "Records behind the end of each assigned partition.",
+            ["topic", "partition"],
+            registry=registry,
+        )
+        self.transactions = Counter(
+            name("transactions"), "Kafka transactions, by result.", ["result"], registry=registry
+        )
+        self.rebalances = Counter(
+            name("rebalances"), "Consumer group rebalance events.", ["kind"], registry=registry
+        )
+        self.assigned_partitions = Gauge(
+            name("assigned_partitions"),
+            "Input partitions assigned to this instance.",
+            registry=registry,
+        )
+        self.producer_queue = Gauge(
+            name("producer_queue_messages"),
+            "Messages waiting in the producer queue.",
+            registry=registry,
+        )
+        self.last_progress = Gauge(
+            name("last_progress_timestamp_seconds"),
+            "Unix time of the last committed batch (or idle poll with nothing to do).",
+            registry=registry,
+        )
+        self.build = Info(name("build"), "Validator build and rule set.", registry=registry)
+
+        for decision in DECISIONS:
+            for lob in LINES_OF_BUSINESS:
+                self.decisions.labels(decision, lob)
+        for rule_id in rule_ids:
+            self.rule_failures.labels(rule_id)
+        for error_class in dlq_error_classes:
+            self.dlq_records.labels(error_class)
+        for result in TRANSACTION_RESULTS:
+            self.transactions.labels(result)
+        for kind in REBALANCE_KINDS:
+            self.rebalances.labels(kind)
+
+    def describe_build(self, policy_id: str, rule_set_versions: Iterable[str]) -> None:
+        self.build.info(
+            {
+                "version": __version__,
+                "policy_id": policy_id,
+                "rule_set_version": ",".join(rule_set_versions),
+            }
+        )

@@ -1,0 +1,269 @@
+"""The Kafka loop: consume a batch, process it, produce the outputs and commit — by default in
+one transaction per batch (exactly-once), or with offsets committed after delivery
+(at-least-once).
+
+Rebalance callbacks only run inside `consume()`, and a batch's transaction is always committed
+or aborted before the next `consume()`, so a revoke never finds an open transaction; a batch
+whose partitions moved during it fails to commit (the group generation changed), is aborted,
+and the new owner decides those records instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import orjson
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+
+from consumer.clients import consumer_config, producer_config
+from consumer.decoding import SchemaRegistryUnavailableError
+from consumer.dlq import DeadLetterRatioError
+from consumer.metrics import Metrics
+from consumer.processing import ClaimProcessor, Output
+from consumer.settings import Settings
+
+log = logging.getLogger(__name__)
+
+REGISTRY_BACKOFF_SECONDS = 2.0
+_FENCED = {KafkaError._FENCED, KafkaError.PRODUCER_FENCED, KafkaError.INVALID_PRODUCER_EPOCH}
+
+
+class Pipeline:
+    """Runs until `stop()` is called or `stop_when()` is true; `run()` returns after a clean
+    shutdown (last batch committed, group left)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        processor: ClaimProcessor,
+        metrics: Metrics,
+        *,
+        group_id: str | None = None,
+        stop_when: Callable[[], bool] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.processor = processor
+        self.metrics = metrics
+        self.group_id = group_id or settings.group_id
+        self.stop_when = stop_when
+        self.exactly_once = settings.processing.guarantee == "exactly_once"
+        self.processed = 0
+        self.assigned: set[tuple[str, int]] = set()
+        self.lag: dict[tuple[str, int], int] = {}
+        self.last_progress = time.time()
+        self._stopping = False
+        self._delivery_errors: list[KafkaError] = []
+        self.consumer = Consumer(
+            consumer_config(
+                settings, self.group_id, stats_cb=self._on_stats, **{"statistics.interval.ms": 5000}
+            )
+        )
+        self.producer = self._new_producer()
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Ask the loop to finish its batch, commit, leave the group and return."""
+        self._stopping = True
+
+    def run(self, topics: Sequence[str] | None = None) -> None:
+        self.consumer.subscribe(
+            list(topics or [self.settings.topics.input]),
+            on_assign=self._on_assign,
+            on_revoke=self._on_revoke,
+            on_lost=self._on_lost,
+        )
+        batch_size = self.settings.processing.batch_size
+        timeout = self.settings.processing.batch_timeout_ms / 1000
+        try:
+            while not self._stopping and not (self.stop_when and self.stop_when()):
+                messages = self.consumer.consume(batch_size, timeout)
+                if messages:
+                    self._handle_batch(messages)
+                else:
+                    self.last_progress = time.time()
+                    self.metrics.last_progress.set(self.last_progress)
+        finally:
+            log.info("closing consumer (leaving the group)", extra={"processed": self.processed})
+            self.consumer.close()
+            self.producer.flush(10)
+            self.producer.close()
+
+    def _new_producer(self) -> Producer:
+        if not self.exactly_once:
+            return Producer(producer_config(self.settings, None, on_delivery=self._on_delivery))
+        producer = Producer(
+            producer_config(self.settings, self.settings.processing.transactional_id)
+        )
+        # Fences any earlier instance with this id and completes or aborts its open transaction.
+        producer.init_transactions(self.settings.processing.transaction_timeout_ms / 1000)
+        return producer
+
+    # --- one batch -------------------------------------------------------------------------
+
+    def _handle_batch(self, messages: list[Message]) -> None:
+        started = time.perf_counter()
+        records = [m for m in messages if self._usable(m)]
+        if not records:
+            return
+        first: dict[tuple[str, int], int] = {}
+        nxt: dict[tuple[str, int], int] = {}
+        for m in records:
+            tp, offset = (m.topic() or "", m.partition() or 0), m.offset() or 0
+            first.setdefault(tp, offset)
+            nxt[tp] = offset + 1
+        try:
+            if self.exactly_once:
+                self._transact(records, nxt)
+            else:
+                self._deliver_then_commit(records, nxt)
+        except DeadLetterRatioError:
+            self._abort_quietly()
+            raise
+        except SchemaRegistryUnavailableError as exc:
+            log.warning("schema registry unavailable; retrying", extra={"error": str(exc)})
+            self._abort_quietly()
+            self._rewind(first)
+            time.sleep(REGISTRY_BACKOFF_SECONDS)
+            return
+        except KafkaException as exc:
+            self._recover(exc.args[0], first)
+            return
+        self._finish(records, started)
+
+    def _usable(self, msg: Message) -> bool:
+        error = msg.error()
+        if error is None:
+            return True
+        if error.fatal():
+            raise KafkaException(error)
+        log.warning("consumer error", extra={"error": error.str()})
+        return False
+
+    def _produce_all(self, records: list[Message]) -> None:
+        self.metrics.records_consumed.labels(self.settings.topics.input).inc(len(records))
+        for msg in records:
+            out = self.processor.process(msg)
+            self._produce(out)
+
+    def _produce(self, out: Output) -> None:
+        while True:
+            try:
+                self.producer.produce(out.topic, out.value, out.key, headers=out.headers)
+                return
+            except BufferError:  # queue full: let deliveries drain, then retry
+                self.producer.poll(0.1)
+
+    def _transact(self, records: list[Message], nxt: dict[tuple[str, int], int]) -> None:
+        self.producer.begin_transaction()
+        self._produce_all(records)
+        offsets = [TopicPartition(t, p, o) for (t, p), o in nxt.items()]
+        self.producer.send_offsets_to_transaction(offsets, self.consumer.consumer_group_metadata())
+        self.producer.commit_transaction()
+        self.metrics.transactions.labels("committed").inc()
+
+    def _deliver_then_commit(self, records: list[Message], nxt: dict[tuple[str, int], int]) -> None:
+        self._delivery_errors.clear()
+        self._produce_all(records)
+        self.producer.flush()
+        if self._delivery_errors:
+            raise KafkaException(self._delivery_errors[0])
+        offsets = [TopicPartition(t, p, o) for (t, p), o in nxt.items()]
+        self.consumer.commit(offsets=offsets, asynchronous=False)
+
+    def _finish(self, records: list[Message], started: float) -> None:
+        now = time.time()
+        self.processed += len(records)
+        self.last_progress = now
+        self.metrics.last_progress.set(now)
+        self.metrics.batch_duration.observe(time.perf_counter() - started)
+        latency = self.metrics.end_to_end_latency
+        for msg in records:
+            kind, millis = msg.timestamp()
+            if kind and millis > 0:
+                latency.observe(max(0.0, now - millis / 1000))
+
+    # --- failure paths ---------------------------------------------------------------------
+
+    def _recover(self, error: KafkaError, first: dict[tuple[str, int], int]) -> None:
+        """Abort (or rebuild the producer when fenced), then rewind to the batch's start."""
+        if error.code() in _FENCED or (error.fatal() and self.exactly_once):
+            self.metrics.transactions.labels("fenced").inc()
+            log.error("producer fenced; recreating it", extra={"error": error.str()})
+            self.producer = self._new_producer()
+        else:
+            self.metrics.transactions.labels("aborted").inc()
+            log.warning("batch aborted; re-reading it", extra={"error": error.str()})
+            self._abort_quietly()
+        self._rewind(first)
+
+    def _rewind(self, first: dict[tuple[str, int], int]) -> None:
+        """Seek back to the batch's first records, so the next batch re-reads them."""
+        for (topic, partition), offset in first.items():
+            if (topic, partition) in self.assigned:
+                self.consumer.seek(TopicPartition(topic, partition, offset))
+
+    def _abort_quietly(self) -> None:
+        if not self.exactly_once:
+            return
+        try:
+            self.producer.abort_transaction()
+        except KafkaException as exc:  # no transaction open, or the producer is already fatal
+            log.warning("abort_transaction failed", extra={"error": str(exc)})
+
+    # --- callbacks -------------------------------------------------------------------------
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self.metrics.rebalances.labels("assign").inc()
+        self.assigned |= {(p.topic, p.partition) for p in partitions}
+        self.metrics.assigned_partitions.set(len(self.assigned))
+        log.info(
+            "partitions assigned", extra={"partitions": sorted(p.partition for p in partitions)}
+        )
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._drop(partitions, "revoke")
+
+    def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._drop(partitions, "lost")
+
+    def _drop(self, partitions: list[TopicPartition], kind: str) -> None:
+        self.metrics.rebalances.labels(kind).inc()
+        for p in partitions:
+            self.assigned.discard((p.topic, p.partition))
+            self.lag.pop((p.topic, p.partition), None)
+            with contextlib.suppress(KeyError):  # no stats seen yet for it
+                self.metrics.consumer_lag.remove(p.topic, str(p.partition))
+        self.metrics.assigned_partitions.set(len(self.assigned))
+        log.info(
+            f"partitions {kind}d", extra={"partitions": sorted(p.partition for p in partitions)}
+        )
+
+    def _on_delivery(self, error: KafkaError | None, _msg: Any) -> None:
+        if error is not None:
+            self._delivery_errors.append(error)
+
+    def _on_stats(self, stats_json: str) -> None:
+        """librdkafka statistics: per-partition lag of the partitions being fetched."""
+        stats = orjson.loads(stats_json)
+        for topic, tstats in stats.get("topics", {}).items():
+            for part, pstats in tstats.get("partitions", {}).items():
+                if pstats.get("fetch_state") != "active" or int(part) < 0:
+                    continue
+                # Under exactly-once the offsets are committed by the producer's transaction,
+                # so librdkafka's own `consumer_lag` (from the consumer's commits) goes stale;
+                # measure from the last stable offset to the position handed to us instead.
+                end = pstats.get("ls_offset", -1)
+                position = pstats.get("app_offset", -1)
+                if position < 0:
+                    position = pstats.get("committed_offset", -1)
+                if end < 0 or position < 0:
+                    continue
+                lag = max(0, end - position)
+                self.lag[(topic, int(part))] = lag
+                self.metrics.consumer_lag.labels(topic, part).set(lag)
+        self.metrics.producer_queue.set(len(self.producer))

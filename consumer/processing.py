@@ -1,0 +1,137 @@
+"""One input record → one output record: a decision on accepted/pended, or a dead letter.
+
+Broker-free: it takes anything shaped like a `confluent_kafka.Message`, so unit tests need no
+Kafka. Nothing about a record's content can make it raise; only the DLQ ratio guard and
+infrastructure failures (e.g. the schema registry down) do.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from consumer.decisions import decision_record, source_of
+from consumer.decoding import SchemaRegistryUnavailableError
+from consumer.dlq import DeadLetterGuard, Headers, dead_letter_headers
+from consumer.engine import ACCEPTED, Engine
+from consumer.errors import DecodeError, SchemaError
+from consumer.metrics import Metrics
+from consumer.settings import TopicSettings
+
+log = logging.getLogger(__name__)
+
+# A bug in a rule must not stop the stream or lose the claim: the record is dead-lettered
+# under this class (and logged with its coordinates) so it can be replayed after the fix.
+ENGINE_ERROR = "engine_error"
+
+
+class KafkaRecord(Protocol):
+    """The parts of `confluent_kafka.Message` the processor reads."""
+
+    def topic(self) -> str | None: ...
+    def partition(self) -> int | None: ...
+    def offset(self) -> int | None: ...
+    def key(self) -> bytes | None: ...
+    def value(self) -> bytes | None: ...
+    def timestamp(self) -> tuple[int, int]: ...
+
+
+@dataclass(slots=True)
+class Output:
+    topic: str
+    key: bytes | None
+    value: bytes
+    headers: Headers
+    decision: str | None  # None for a dead letter
+
+
+Decode = Callable[[bytes | None], dict[str, Any]]
+Encode = Callable[[dict[str, Any], str], bytes]  # (decision record, output topic)
+
+
+class ClaimProcessor:
+    """Decode, decide, encode; dead-letter what cannot be decoded or decided."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        decode: Decode,
+        encode: Encode,
+        topics: TopicSettings,
+        guard: DeadLetterGuard,
+        metrics: Metrics,
+    ) -> None:
+        self.engine = engine
+        self.decode = decode
+        self.encode = encode
+        self.topics = topics
+        self.guard = guard
+        self.metrics = metrics
+        # Labelled children looked up once, not per claim.
+        self._decision_counters: dict[tuple[str, str], Any] = {}
+        self._rule_counters: dict[str, Any] = {}
+
+    def process(self, msg: KafkaRecord) -> Output:
+        started = time.perf_counter()
+        topic, partition, offset = msg.topic() or "", msg.partition() or 0, msg.offset() or 0
+        try:
+            claim = self.decode(msg.value())
+        except DecodeError as exc:
+            return self._dead_letter(msg, exc.error_class, exc.message, topic, partition, offset)
+        try:
+            outcome = self.engine.decide(claim)
+            record = decision_record(claim, outcome, source=source_of(topic, partition, offset))
+            target = self.topics.accepted if outcome.decision == ACCEPTED else self.topics.pended
+            value = self.encode(record, target)
+        except (SchemaRegistryUnavailableError, SchemaError):
+            raise  # infrastructure, not the record: retry the batch, or stop
+        except Exception as exc:  # a rule or encoder bug; see ENGINE_ERROR
+            log.exception(
+                "claim could not be decided; dead-lettered",
+                extra={"topic": topic, "partition": partition, "offset": offset},
+            )
+            message = f"{type(exc).__name__} while deciding the claim"
+            return self._dead_letter(msg, ENGINE_ERROR, message, topic, partition, offset)
+        self.guard.record(False)
+        self._count(outcome.decision, claim["line_of_business"], outcome.reasons)
+        headers: Headers = [
+            ("decision", outcome.decision.encode()),
+            ("rule_set_version", outcome.rule_set_version.encode()),
+            ("source.topic", topic.encode()),
+            ("source.partition", str(partition).encode()),
+            ("source.offset", str(offset).encode()),
+        ]
+        self.metrics.claim_duration.observe(time.perf_counter() - started)
+        return Output(target, msg.key(), value, headers, outcome.decision)
+
+    def _dead_letter(
+        self, msg: KafkaRecord, error_class: str, message: str, topic: str, part: int, offset: int
+    ) -> Output:
+        self.guard.record(True)  # raises when too many recent records are dead letters
+        self.metrics.dlq_records.labels(error_class).inc()
+        log.warning(
+            "record dead-lettered",
+            extra={"topic": topic, "partition": part, "offset": offset, "error_class": error_class},
+        )
+        headers = dead_letter_headers(error_class, message, topic, part, offset)
+        return Output(self.topics.dlq, msg.key(), msg.value() or b"", headers, None)
+
+    def _count(self, decision: str, lob: str, reasons: list[dict[str, Any]]) -> None:
+        counter = self._decision_counters.get((decision, lob))
+        if counter is None:
+            counter = self._decision_counters[(decision, lob)] = self.metrics.decisions.labels(
+                decision, lob
+            )
+        counter.inc()
+        for reason in reasons:
+            if reason["carc"]:
+                rule_id = reason["rule_id"]
+                child = self._rule_counters.get(rule_id)
+                if child is None:
+                    child = self._rule_counters[rule_id] = self.metrics.rule_failures.labels(
+                        rule_id
+                    )
+                child.inc()

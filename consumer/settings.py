@@ -1,0 +1,152 @@
+"""Service settings: environment variables and an optional YAML file, validated by pydantic.
+
+Precedence: explicit arguments > environment (`INFUSION_VALIDATOR_…`, nested with `__`, e.g.
+`INFUSION_VALIDATOR_TOPICS__INPUT`) > the YAML file (`--config` or `INFUSION_VALIDATOR_CONFIG`)
+> defaults. Secrets are `SecretStr`: printed masked, never logged. Any librdkafka property
+passes through `kafka.properties` (YAML mapping, or JSON in `INFUSION_VALIDATOR_KAFKA__PROPERTIES`).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+from consumer.errors import ConfigError
+
+CONFIG_ENV = "INFUSION_VALIDATOR_CONFIG"
+
+
+class _Group(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class KafkaSettings(_Group):
+    bootstrap_servers: str = "127.0.0.1:9092"
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"] | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_ca_location: Path | None = None
+    ssl_certificate_location: Path | None = None
+    ssl_key_location: Path | None = None
+    ssl_key_password: SecretStr | None = None
+    # Any other librdkafka property, applied to every client last (so it can override ours).
+    properties: dict[str, str | int | float | bool] = {}
+
+
+class TopicSettings(_Group):
+    input: str = "claims.submitted"
+    accepted: str = "claims.accepted"
+    pended: str = "claims.pended"
+    dlq: str = "claims.dlq"
+
+
+class SchemaRegistrySettings(_Group):
+    url: str | None = None
+    basic_auth_user: str | None = None
+    basic_auth_password: SecretStr | None = None
+    ssl_ca_location: Path | None = None
+
+
+class ProcessingSettings(_Group):
+    guarantee: Literal["exactly_once", "at_least_once"] = "exactly_once"
+    # One transaction per batch: bounded in count and time so a transaction stays far below
+    # transaction.timeout.ms and max.poll.interval.ms.
+    batch_size: int = Field(default=2000, ge=1, le=100_000)
+    batch_timeout_ms: int = Field(default=100, ge=1, le=60_000)
+    transaction_timeout_ms: int = Field(default=30_000, ge=1000)
+    # Stable per instance, so a restarted instance fences and aborts its predecessor's open
+    # transaction at once instead of leaving read_committed readers waiting for the timeout.
+    transactional_id: str = Field(
+        default_factory=lambda: f"infusion-validator-{socket.gethostname()}"
+    )
+    max_value_bytes: int = Field(default=1_048_576, ge=1024)
+    max_lines: int = Field(default=50, ge=1)
+    # Stop (without committing) when more than this share of the last `dlq_window` records
+    # went to the DLQ: after a bad deploy, better to stop than to drain the topic into the DLQ.
+    dlq_max_ratio: float = Field(default=0.5, gt=0, le=1)
+    dlq_window: int = Field(default=1000, ge=10)
+
+
+class HttpSettings(_Group):
+    host: str = "0.0.0.0"  # noqa: S104 (in a pod, probes and scrapes come from outside)
+    port: int = Field(default=8080, ge=0, le=65535)
+
+
+class Settings(BaseSettings):
+    """Everything `run`, `replay` and `demo` need. Frozen: read once at start-up."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="INFUSION_VALIDATOR_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    kafka: KafkaSettings = KafkaSettings()
+    topics: TopicSettings = TopicSettings()
+    schema_registry: SchemaRegistrySettings = SchemaRegistrySettings()
+    processing: ProcessingSettings = ProcessingSettings()
+    http: HttpSettings = HttpSettings()
+    group_id: str = "infusion-validator"
+    wire_format: Literal["raw", "confluent"] | None = Field(
+        default=None, description="default: confluent when a registry URL is set, else raw"
+    )
+    output_wire_format: Literal["raw", "confluent"] | None = None
+    writer_schema: Path | None = None
+    rules: Path | None = None  # rule-set file or folder; default: the rules/ of the checkout
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config = os.environ.get(CONFIG_ENV)
+        if config:
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=config))
+        return tuple(sources)
+
+    @property
+    def input_wire_format(self) -> str:
+        return self.wire_format or ("confluent" if self.schema_registry.url else "raw")
+
+    @property
+    def decision_wire_format(self) -> str:
+        return self.output_wire_format or self.input_wire_format
+
+    def masked(self) -> dict[str, Any]:
+        """The settings as a dict for the start-up log; SecretStr values print as '**********'."""
+        return self.model_dump(mode="json")
+
+
+def load_settings(config_file: str | None = None, **overrides: Any) -> Settings:
+    """Validate the settings, or raise ConfigError with one line naming each bad key."""
+    if config_file:
+        if not Path(config_file).is_file():
+            raise ConfigError(f"config file {config_file}: no such file")
+        os.environ[CONFIG_ENV] = config_file
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"invalid settings: {problems}") from exc
+    except (OSError, ValueError) as exc:  # unreadable or malformed YAML file
+        raise ConfigError(f"config file {os.environ.get(CONFIG_ENV)}: {exc}") from exc
