@@ -104,7 +104,11 @@ def test_catalogue_merges_entries_and_makes_exclusions_mutual() -> None:
                 "prefix_defaults": {"J": {"kind": "drug"}},
                 "entries": [
                     {"codes": ["S9325-S9326"], "kind": "per_diem", "groups": ["g"]},
-                    {"codes": ["S9325"], "exclusive_with": ["S9326"], "prior_authorization": ["ALL"]},
+                    {
+                        "codes": ["S9325"],
+                        "exclusive_with": ["S9326"],
+                        "prior_authorization": ["ALL"],
+                    },
                 ],
             }
         )
@@ -118,7 +122,8 @@ def test_catalogue_merges_entries_and_makes_exclusions_mutual() -> None:
 
 
 def test_icd10_validity_comes_from_the_code_set_with_the_dot_optional() -> None:
-    assert is_billable("E11.9") and is_billable("e119 ")
+    assert is_billable("E11.9")
+    assert is_billable("e119 ")
     assert not is_billable("E11")  # a category, not billable
     assert not is_billable("E11.99X")
     assert not is_billable("")

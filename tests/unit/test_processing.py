@@ -1,0 +1,184 @@
+"""The record processor without a broker: decisions, dead letters, metrics, no exception escapes."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from prometheus_client import CollectorRegistry
+
+from consumer.dlq import DeadLetterGuard, DeadLetterRatioError
+from consumer.engine import Engine
+from consumer.engine.registry import all_rules
+from consumer.metrics import Metrics
+from consumer.processing import ENGINE_ERROR, ClaimProcessor
+from consumer.settings import TopicSettings, load_settings
+from consumer.wire import DLQ_ERROR_CLASSES, build_claim_encoder, build_decoder, build_encoder
+from tests.claim_examples import claim_record
+
+
+@dataclass
+class FakeMessage:
+    """Stands in for confluent_kafka.Message (the processor's KafkaRecord protocol)."""
+
+    _value: bytes | None
+    _key: bytes | None = b"M000123456"
+    _offset: int = 41
+
+    def topic(self) -> str:
+        return "claims.submitted"
+
+    def partition(self) -> int:
+        return 2
+
+    def offset(self) -> int:
+        return self._offset
+
+    def key(self) -> bytes | None:
+        return self._key
+
+    def value(self) -> bytes | None:
+        return self._value
+
+    def timestamp(self) -> tuple[int, int]:
+        return (1, 1_780_000_000_000)
+
+
+@pytest.fixture(scope="module")
+def engine() -> Engine:
+    return Engine.load()
+
+
+@pytest.fixture
+def parts(engine: Engine) -> tuple[ClaimProcessor, CollectorRegistry, Any]:
+    settings = load_settings()
+    registry = CollectorRegistry()
+    metrics = Metrics(registry, all_rules(), (*DLQ_ERROR_CLASSES, ENGINE_ERROR))
+    processor = ClaimProcessor(
+        engine,
+        build_decoder(settings),
+        build_encoder(settings),
+        TopicSettings(),
+        DeadLetterGuard(max_ratio=0.5, window=10),
+        metrics,
+    )
+    return processor, registry, build_claim_encoder(settings)
+
+
+def decode_decision(value: bytes) -> dict[str, Any]:
+    import io
+
+    import fastavro
+
+    from consumer.schemas import decision_schema
+
+    return fastavro.schemaless_reader(io.BytesIO(value), decision_schema(), None)  # type: ignore[return-value]
+
+
+def test_a_clean_claim_goes_to_accepted_keyed_like_the_input(parts: Any) -> None:
+    processor, registry, encode = parts
+    out = processor.process(FakeMessage(encode(claim_record())))
+    assert (out.topic, out.key, out.decision) == ("claims.accepted", b"M000123456", "ACCEPTED")
+    headers = dict(out.headers)
+    assert headers["decision"] == b"ACCEPTED"
+    assert headers["source.offset"] == b"41"
+    decision = decode_decision(out.value)
+    assert decision["source"] == {"topic": "claims.submitted", "partition": 2, "offset": 41}
+    assert decision["claim"] == claim_record()
+    labels = {"decision": "ACCEPTED", "line_of_business": "MEDICAID"}
+    assert registry.get_sample_value("infusion_validator_decisions_total", labels) == 1
+
+
+def test_a_bad_claim_goes_to_pended_with_its_reasons_counted(parts: Any) -> None:
+    processor, registry, encode = parts
+    claim = claim_record(place_of_service="11")
+    for line in claim["lines"]:
+        line["place_of_service"] = None
+    claim["lines"][0]["units"] = math.nan
+    out = processor.process(FakeMessage(encode(claim)))
+    assert out.topic == "claims.pended"
+    rules = {r["rule_id"] for r in decode_decision(out.value)["reasons"]}
+    assert rules == {"pos.not-home", "units.invalid", "units.per-diem"}
+    value = registry.get_sample_value(
+        "infusion_validator_rule_failures_total", {"rule_id": "pos.not-home"}
+    )
+    assert value == 5
+
+
+@pytest.mark.parametrize(
+    ("value", "error_class"),
+    [(b"", "empty_value"), (None, "empty_value"), (b"\xff\xfe garbage", "not_avro")],
+)
+def test_undecodable_records_become_dead_letters_with_their_bytes(
+    parts: Any, value: bytes | None, error_class: str
+) -> None:
+    processor, registry, _ = parts
+    out = processor.process(FakeMessage(value, _key=b"k"))
+    headers = dict(out.headers)
+    assert (out.topic, out.key, out.value, out.decision) == ("claims.dlq", b"k", value or b"", None)
+    assert headers["dlq.error.class"] == error_class.encode()
+    assert headers["dlq.source.partition"] == b"2"
+    assert (
+        registry.get_sample_value(
+            "infusion_validator_dlq_records_total", {"error_class": error_class}
+        )
+        == 1
+    )
+
+
+def test_a_rule_that_crashes_dead_letters_the_record_instead_of_stopping(
+    parts: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    processor, _, encode = parts
+
+    def broken(claim: dict[str, Any]) -> Any:
+        raise ZeroDivisionError
+
+    monkeypatch.setattr(processor.engine, "decide", broken)
+    out = processor.process(FakeMessage(encode(claim_record())))
+    assert out.topic == "claims.dlq"
+    assert dict(out.headers)["dlq.error.class"] == ENGINE_ERROR.encode()
+
+
+def test_the_guard_stops_when_most_recent_records_are_dead_letters() -> None:
+    guard = DeadLetterGuard(max_ratio=0.5, window=10)
+    for i in range(20):  # alternating good and bad: exactly 50 %, never over
+        guard.record(dead=i % 2 == 0)
+    assert guard.ratio == 0.5
+    guard.record(dead=True)  # pushes out a dead one: still 5 of 10
+    with pytest.raises(DeadLetterRatioError, match="6 of the last 10 records"):
+        guard.record(dead=True)
+
+
+def test_the_guard_needs_a_full_window_before_judging() -> None:
+    guard = DeadLetterGuard(max_ratio=0.5, window=10)
+    for _ in range(9):
+        guard.record(dead=True)  # 9 of 9, but the window is not full yet
+    with pytest.raises(DeadLetterRatioError):
+        guard.record(dead=True)
+
+
+@pytest.fixture(scope="module")
+def fuzz_processor(engine: Engine) -> ClaimProcessor:
+    settings_ = load_settings()
+    return ClaimProcessor(
+        engine,
+        build_decoder(settings_),
+        build_encoder(settings_),
+        TopicSettings(),
+        DeadLetterGuard(max_ratio=1.0, window=10),  # never trips: fuzz input is mostly garbage
+        Metrics(CollectorRegistry(), all_rules(), (*DLQ_ERROR_CLASSES, ENGINE_ERROR)),
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=st.binary(max_size=400))
+def test_no_exception_escapes_the_processor_for_any_bytes(
+    fuzz_processor: ClaimProcessor, value: bytes
+) -> None:
+    out = fuzz_processor.process(FakeMessage(value))
+    assert out.topic in ("claims.accepted", "claims.pended", "claims.dlq")
