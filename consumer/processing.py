@@ -48,8 +48,10 @@ class Output:
     decision: str | None  # None for a dead letter
 
 
-Decode = Callable[[bytes | None], dict[str, Any]]
-Encode = Callable[[dict[str, Any], str], bytes]  # (decision record, output topic)
+# value → (claim record, the claim's Avro body when it can be copied into the decision as is)
+Decode = Callable[[bytes | None], tuple[dict[str, Any], bytes | None]]
+# (decision record, output topic, claim body or None) → value
+Encode = Callable[[dict[str, Any], str, bytes | None], bytes]
 
 
 class ClaimProcessor:
@@ -78,14 +80,14 @@ class ClaimProcessor:
         started = time.perf_counter()
         topic, partition, offset = msg.topic() or "", msg.partition() or 0, msg.offset() or 0
         try:
-            claim = self.decode(msg.value())
+            claim, body = self.decode(msg.value())
         except DecodeError as exc:
             return self._dead_letter(msg, exc.error_class, exc.message, topic, partition, offset)
         try:
             outcome = self.engine.decide(claim)
             record = decision_record(claim, outcome, source=source_of(topic, partition, offset))
             target = self.topics.accepted if outcome.decision == ACCEPTED else self.topics.pended
-            value = self.encode(record, target)
+            value = self.encode(record, target, body)
         except (SchemaRegistryUnavailableError, SchemaError):
             raise  # infrastructure, not the record: retry the batch, or stop
         except Exception as exc:  # a rule or encoder bug; see ENGINE_ERROR

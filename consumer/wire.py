@@ -40,8 +40,10 @@ def _registry_for(settings: Settings, wire_format: str) -> SchemaRegistryClient 
     return client
 
 
-def build_decoder(settings: Settings) -> Callable[[bytes | None], Record]:
-    """bytes → claim record, raising DecodeError for what belongs in the DLQ."""
+def build_decoder(settings: Settings) -> Callable[[bytes | None], tuple[Record, bytes | None]]:
+    """bytes → (claim record, its Avro body when reusable), raising DecodeError for what
+    belongs in the DLQ. Passing the body to the encoder copies the claim into the decision
+    instead of encoding it again (the decision's last field is the claim)."""
     wire = settings.input_wire_format
     decoder = make_claim_decoder(
         "confluent" if wire == "confluent" else "raw",
@@ -49,11 +51,11 @@ def build_decoder(settings: Settings) -> Callable[[bytes | None], Record]:
         writer_schema_path=settings.writer_schema,
         limits=DecodeLimits(settings.processing.max_value_bytes, settings.processing.max_lines),
     )
-    return decoder.decode
+    return decoder.decode_with_body
 
 
-def build_encoder(settings: Settings) -> Callable[[Record, str], bytes]:
-    """(decision record, output topic) → bytes in the output wire format."""
+def build_encoder(settings: Settings) -> Callable[[Record, str, bytes | None], bytes]:
+    """(decision record, output topic, claim body or None) → bytes in the output format."""
     wire = settings.decision_wire_format
     encoder = make_decision_encoder(
         "confluent" if wire == "confluent" else "raw", registry=_registry_for(settings, wire)
