@@ -10,6 +10,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from datetime import datetime
 
 import orjson
 
@@ -106,6 +107,44 @@ def cmd_run(args: argparse.Namespace) -> int:
     return service.run(settings)
 
 
+def cmd_replay(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from consumer import logs
+    from consumer.replay import ReplayRequest, run_replay
+    from consumer.settings import load_settings
+
+    settings = load_settings(args.config)
+    logs.configure("WARNING")  # progress and summary are for the person at the terminal
+    request = ReplayRequest(
+        source=args.source,
+        partitions=args.partition,
+        from_offset=args.from_offset,
+        to_offset=args.to_offset,
+        from_time=args.from_time,
+        to_time=args.to_time,
+        output_prefix=args.output_prefix or "",
+        create_topics=args.create_topics,
+        rule_set=args.rule_set,
+        group_id=args.group_id,
+        diff=args.diff,
+        report=Path(args.report) if args.report else None,
+    )
+    return run_replay(settings, request)
+
+
+def _timestamp(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an ISO time like 2026-07-01T00:00Z"
+        ) from exc
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} needs a time zone, e.g. 2026-07-01T00:00Z")
+    return moment
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from consumer import logs
     from consumer.demo import run_demo
@@ -134,6 +173,30 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = command("run", cmd_run, "Run the service: consume, decide, produce (until SIGTERM).")
     run.add_argument("--config", "-c", help=config_help)
+
+    replay = command(
+        "replay", cmd_replay, "Reprocess a bounded range of a topic, or diff two rule sets."
+    )
+    replay.add_argument("--config", "-c", help=config_help)
+    replay.add_argument("--source", help="topic to replay (default: topics.input; may be the DLQ)")
+    replay.add_argument(
+        "--partition", type=int, action="append", help="only this partition (repeatable)"
+    )
+    span = replay.add_argument_group("range (default: everything in the topic now)")
+    span.add_argument("--from-offset", type=int, help="first offset (per chosen partition)")
+    span.add_argument("--to-offset", type=int, help="last offset, inclusive")
+    span.add_argument("--from-time", type=_timestamp, help="ISO time of the first record")
+    span.add_argument("--to-time", type=_timestamp, help="ISO time to stop before")
+    replay.add_argument("--output-prefix", help="write to PREFIX + the output topic names")
+    replay.add_argument(
+        "--create-topics", action="store_true", help="create missing (prefixed) output topics"
+    )
+    replay.add_argument("--rule-set", help="rule-set file/folder, or a version in rules/")
+    replay.add_argument("--group-id", help="replay consumer group (reuse it to resume)")
+    replay.add_argument(
+        "--diff", metavar="OTHER_RULE_SET", help="compare with this rule set; write nothing"
+    )
+    replay.add_argument("--report", help="with --diff: write the changes to FILE (.json/.csv)")
 
     demo = command("demo", cmd_demo, "Run the whole product on a local Kafka it starts itself.")
     demo.add_argument("--claims", type=int, default=20_000, help="sample claims to produce")

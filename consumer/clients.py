@@ -74,6 +74,10 @@ def producer_config(settings: Settings, transactional_id: str | None, **callback
         "acks": "all",
         "linger.ms": 5,
         "compression.type": "lz4",
+        # Any record the service accepts (up to processing.max_value_bytes) must fit again as
+        # a dead letter or inside its decision; librdkafka's default, 1,000,000, is below the
+        # default max_value_bytes (1 MiB). Batches stay capped by batch.size.
+        "message.max.bytes": settings.processing.max_value_bytes + 65_536,
     }
     if transactional_id:
         config["transactional.id"] = transactional_id

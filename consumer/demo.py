@@ -22,8 +22,9 @@ from consumer.http import HealthServer
 from consumer.localkafka import LocalKafka
 from consumer.producing import create_topics, produce_claims
 from consumer.samples import generate_claims
-from consumer.service import Service, build_service
+from consumer.service import build_service
 from consumer.settings import Settings, load_settings
+from consumer.summary import describe_run
 
 # What a broken upstream might send: the demo shows these land in the DLQ, not in a crash.
 POISON = (b"not avro at all", b"\x00\x00\x00\x00\x07truncated", b"")
@@ -40,49 +41,6 @@ def _bootstrap(stack: ExitStack) -> str:
     kafka = stack.enter_context(LocalKafka())
     print(f"  broker up at {kafka.bootstrap_servers}")
     return kafka.bootstrap_servers
-
-
-def _summary(service: Service, seconds: float) -> str:
-    registry, pipeline = service.registry, service.pipeline
-
-    def value(name: str, labels: dict[str, str]) -> float:
-        return registry.get_sample_value(name, labels) or 0.0
-
-    lines = [
-        f"Decided {pipeline.processed} records in {seconds:.1f}s "
-        f"({pipeline.processed / seconds:,.0f} records/s, exactly-once)."
-    ]
-    for decision in ("ACCEPTED", "PENDED"):
-        by_lob = {
-            lob: value(
-                "infusion_validator_decisions_total",
-                {"decision": decision, "line_of_business": lob},
-            )
-            for lob in ("MEDICAID", "MEDICARE_ADVANTAGE", "CHIP", "INDIVIDUAL_FAMILY", "UNKNOWN")
-        }
-        detail = ", ".join(f"{lob} {n:.0f}" for lob, n in by_lob.items() if n)
-        lines.append(f"  {decision:<9} {sum(by_lob.values()):>7.0f}   ({detail})")
-    failures = sorted(
-        (
-            (s.labels["rule_id"], s.value)
-            for metric in registry.collect()
-            if metric.name == "infusion_validator_rule_failures"
-            for s in metric.samples
-            if s.name.endswith("_total") and s.value
-        ),
-        key=lambda item: -item[1],
-    )
-    lines.append("  Pend reasons (rule: count):")
-    lines += [f"    {rule:<34} {count:>6.0f}" for rule, count in failures]
-    dead = sum(
-        s.value
-        for metric in registry.collect()
-        if metric.name == "infusion_validator_dlq_records"
-        for s in metric.samples
-        if s.name.endswith("_total")
-    )
-    lines.append(f"  Dead letters (undecodable records): {dead:.0f}")
-    return "\n".join(lines)
 
 
 def run_demo(claims: int, seed: int, port: int, wait: bool) -> int:
@@ -117,7 +75,11 @@ def run_demo(claims: int, seed: int, port: int, wait: bool) -> int:
         started = time.perf_counter()
         service.pipeline.stop_when = lambda: service.pipeline.processed >= total
         service.pipeline.run()
-        print(_summary(service, time.perf_counter() - started))
+        print(
+            describe_run(
+                service.registry, service.pipeline.processed, time.perf_counter() - started
+            )
+        )
         if wait:
             print(f"Metrics stay up at http://127.0.0.1:{http.port}/metrics; Ctrl-C to stop.")
             stop = threading.Event()

@@ -22,6 +22,8 @@ SOURCE_TOPIC = "dlq.source.topic"
 SOURCE_PARTITION = "dlq.source.partition"
 SOURCE_OFFSET = "dlq.source.offset"
 FAILED_AT = "dlq.failed.at"
+# On an `oversized` dead letter, instead of the value: its size in bytes (see processing).
+VALUE_OMITTED = "dlq.value.omitted.bytes"
 MAX_MESSAGE_BYTES = 512
 
 

@@ -24,6 +24,8 @@ from consumer.decoding import SchemaRegistryUnavailableError
 from consumer.dlq import DeadLetterRatioError
 from consumer.metrics import Metrics
 from consumer.processing import ClaimProcessor, Output
+from consumer.ranges import TIMEOUT as RANGE_TIMEOUT
+from consumer.ranges import PartitionRange, reached_end
 from consumer.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -50,6 +52,7 @@ class Pipeline:
         self.metrics = metrics
         self.group_id = group_id or settings.group_id
         self.stop_when = stop_when
+        self.on_batch: Callable[[int], None] | None = None  # called with the running total
         self.exactly_once = settings.processing.guarantee == "exactly_once"
         self.processed = 0
         self.assigned: set[tuple[str, int]] = set()
@@ -57,6 +60,9 @@ class Pipeline:
         self.last_progress = time.time()
         self._stopping = False
         self._delivery_errors: list[KafkaError] = []
+        # Replay only: where each partition's range ends, and which are not finished yet.
+        self._ends: dict[tuple[str, int], int] = {}
+        self._remaining: set[tuple[str, int]] = set()
         self.consumer = Consumer(
             consumer_config(
                 settings, self.group_id, stats_cb=self._on_stats, **{"statistics.interval.ms": 5000}
@@ -71,12 +77,44 @@ class Pipeline:
         self._stopping = True
 
     def run(self, topics: Sequence[str] | None = None) -> None:
+        """The live service: subscribe as a member of the consumer group."""
         self.consumer.subscribe(
             list(topics or [self.settings.topics.input]),
             on_assign=self._on_assign,
             on_revoke=self._on_revoke,
             on_lost=self._on_lost,
         )
+        self._loop()
+
+    def replay(self, ranges: Sequence[PartitionRange]) -> None:
+        """A bounded run over fixed `[start, end)` ranges with explicit assignment (no group
+        membership, so the live group is never rebalanced). Offsets are still committed to
+        this pipeline's group in each transaction, so a killed replay restarted with the same
+        group resumes where it stopped instead of deciding records twice."""
+        wanted = [TopicPartition(r.topic, r.partition) for r in ranges]
+        committed = {
+            (tp.topic, tp.partition): tp.offset
+            for tp in self.consumer.committed(wanted, timeout=RANGE_TIMEOUT)
+        }
+        starts, self._ends = {}, {}
+        for r in ranges:
+            key = (r.topic, r.partition)
+            resume = committed.get(key, -1)
+            starts[key] = min(r.end, max(r.start, resume))
+            self._ends[key] = r.end
+        self._remaining = {key for key, start in starts.items() if start < self._ends[key]}
+        self.consumer.assign([TopicPartition(t, p, o) for (t, p), o in starts.items()])
+        self.assigned = set(starts)
+        self.metrics.assigned_partitions.set(len(self.assigned))
+        self.stop_when = lambda: not self._remaining
+        self._loop()
+
+    @property
+    def range_finished(self) -> bool:
+        """Replay: every partition reached its end offset."""
+        return not self._remaining
+
+    def _loop(self) -> None:
         batch_size = self.settings.processing.batch_size
         timeout = self.settings.processing.batch_timeout_ms / 1000
         try:
@@ -87,6 +125,8 @@ class Pipeline:
                 else:
                     self.last_progress = time.time()
                     self.metrics.last_progress.set(self.last_progress)
+                if self._remaining:
+                    self._mark_done()
         finally:
             log.info("closing consumer (leaving the group)", extra={"processed": self.processed})
             self.consumer.close()
@@ -107,7 +147,7 @@ class Pipeline:
 
     def _handle_batch(self, messages: list[Message]) -> None:
         started = time.perf_counter()
-        records = [m for m in messages if self._usable(m)]
+        records = [m for m in messages if self._usable(m) and self._in_range(m)]
         if not records:
             return
         first: dict[tuple[str, int], int] = {}
@@ -135,6 +175,13 @@ class Pipeline:
             return
         self._finish(records, started)
 
+    def _in_range(self, msg: Message) -> bool:
+        """Replay: drop records fetched past a partition's end offset."""
+        if not self._ends:
+            return True
+        end = self._ends.get((msg.topic() or "", msg.partition() or 0))
+        return end is None or (msg.offset() or 0) < end
+
     def _usable(self, msg: Message) -> bool:
         error = msg.error()
         if error is None:
@@ -151,6 +198,8 @@ class Pipeline:
             self._produce(out)
 
     def _produce(self, out: Output) -> None:
+        if not out.topic:  # a dead letter replayed from the DLQ stays where it is
+            return
         while True:
             try:
                 self.producer.produce(out.topic, out.value, out.key, headers=out.headers)
@@ -181,11 +230,21 @@ class Pipeline:
         self.last_progress = now
         self.metrics.last_progress.set(now)
         self.metrics.batch_duration.observe(time.perf_counter() - started)
+        if self.on_batch:
+            self.on_batch(self.processed)
         latency = self.metrics.end_to_end_latency
         for msg in records:
             kind, millis = msg.timestamp()
             if kind and millis > 0:
                 latency.observe(max(0.0, now - millis / 1000))
+
+    def _mark_done(self) -> None:
+        """Replay: pause the partitions that reached their end, so nothing past it is fetched.
+        A batch that was aborted has rewound the position, so only committed work counts."""
+        done = reached_end(self.consumer, {tp: self._ends[tp] for tp in self._remaining})
+        if done:
+            self._remaining.difference_update(done)
+            self.consumer.pause([TopicPartition(t, p) for t, p in done])
 
     # --- failure paths ---------------------------------------------------------------------
 
@@ -240,7 +299,8 @@ class Pipeline:
                 self.metrics.consumer_lag.remove(p.topic, str(p.partition))
         self.metrics.assigned_partitions.set(len(self.assigned))
         log.info(
-            f"partitions {kind}d", extra={"partitions": sorted(p.partition for p in partitions)}
+            "partitions revoked" if kind == "revoke" else "partitions lost",
+            extra={"partitions": sorted(p.partition for p in partitions)},
         )
 
     def _on_delivery(self, error: KafkaError | None, _msg: Any) -> None:

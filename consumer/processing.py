@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from consumer.decisions import decision_record, source_of
 from consumer.decoding import SchemaRegistryUnavailableError
-from consumer.dlq import DeadLetterGuard, Headers, dead_letter_headers
+from consumer.dlq import VALUE_OMITTED, DeadLetterGuard, Headers, dead_letter_headers
 from consumer.engine import ACCEPTED, Engine
 from consumer.errors import DecodeError, SchemaError
 from consumer.metrics import Metrics
@@ -65,6 +65,8 @@ class ClaimProcessor:
         topics: TopicSettings,
         guard: DeadLetterGuard,
         metrics: Metrics,
+        *,
+        keep_dead_letters: bool = True,
     ) -> None:
         self.engine = engine
         self.decode = decode
@@ -72,6 +74,9 @@ class ClaimProcessor:
         self.topics = topics
         self.guard = guard
         self.metrics = metrics
+        # False when replaying the DLQ itself: what still cannot be decoded is counted and left
+        # in place rather than appended to the same topic again.
+        self.keep_dead_letters = keep_dead_letters
         # Labelled children looked up once, not per claim.
         self._decision_counters: dict[tuple[str, str], Any] = {}
         self._rule_counters: dict[str, Any] = {}
@@ -119,7 +124,16 @@ class ClaimProcessor:
             extra={"topic": topic, "partition": part, "offset": offset, "error_class": error_class},
         )
         headers = dead_letter_headers(error_class, message, topic, part, offset)
-        return Output(self.topics.dlq, msg.key(), msg.value() or b"", headers, None)
+        value = msg.value() or b""
+        if error_class == "oversized":
+            # A value over max_value_bytes may be more than the producer or the DLQ topic
+            # takes, and a dead letter that cannot be written stalls the partition (the batch
+            # is aborted and re-read forever): keep its size, not its bytes. The record itself
+            # stays at its source coordinates in the input topic.
+            headers.append((VALUE_OMITTED, str(len(value)).encode()))
+            value = b""
+        target = self.topics.dlq if self.keep_dead_letters else ""
+        return Output(target, msg.key(), value, headers, None)
 
     def _count(self, decision: str, lob: str, reasons: list[dict[str, Any]]) -> None:
         counter = self._decision_counters.get((decision, lob))

@@ -63,9 +63,12 @@ def new_registry() -> CollectorRegistry:
     return registry
 
 
-def build_service(settings: Settings, *, group_id: str | None = None) -> Service:
-    """Everything `run` needs, checked: raises a one-line error instead of starting half-way."""
-    engine = Engine.load(settings.rules)
+def build_service(
+    settings: Settings, *, engine: Engine | None = None, keep_dead_letters: bool = True
+) -> Service:
+    """Everything `run` (or a replay) needs, checked: raises a one-line error instead of
+    starting half-way."""
+    engine = engine or Engine.load(settings.rules)
     topics = settings.topics
     check_cluster(settings, [topics.input, topics.accepted, topics.pended, topics.dlq])
     registry = new_registry()
@@ -78,8 +81,9 @@ def build_service(settings: Settings, *, group_id: str | None = None) -> Service
         topics,
         DeadLetterGuard(settings.processing.dlq_max_ratio, settings.processing.dlq_window),
         metrics,
+        keep_dead_letters=keep_dead_letters,
     )
-    pipeline = Pipeline(settings, processor, metrics, group_id=group_id)
+    pipeline = Pipeline(settings, processor, metrics)
     return Service(settings, engine, registry, metrics, pipeline)
 
 
