@@ -35,7 +35,7 @@ def describe_run(registry: CollectorRegistry, records: int, seconds: float) -> s
         lines.append(f"  {decision:<9} {sum(by_lob.values()):>9,.0f}   {detail}")
     failures = _samples(registry, "infusion_validator_rule_failures", "rule_id")
     if failures:
-        lines.append("  Pend reasons (rule: claims):")
+        lines.append("  Pend reasons (rule: reasons reported):")
         for rule, count in sorted(failures.items(), key=lambda item: -item[1]):
             lines.append(f"    {rule:<34} {count:>9,.0f}")
     dead = _samples(registry, "infusion_validator_dlq_records", "error_class")
