@@ -44,11 +44,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_explain(args: argparse.Namespace) -> int:
     from consumer.errors import ClaimFormatError
     from consumer.explain import render
-    from consumer.offline import _open_input, read_claims
+    from consumer.offline import open_input, read_claims
 
     engine = _engine(args)
-    with _open_input(args.file) as handle:
-        for number, claim in read_claims(handle):
+    with open_input(args.file) as handle:
+        for number, claim, _ in read_claims(handle):
             if isinstance(claim, ClaimFormatError):
                 print(f"{args.file}:{number}: cannot read this claim: {claim}\n")
                 continue

@@ -143,7 +143,8 @@ _RUNTIME = {"_Bad": Bad, "_show": show, "_M": _MISSING, "_unknown": _unknown_fie
 _RUNTIME |= {"_nonfinite": lambda v: "NaN" if v != v else ("Infinity" if v > 0 else "-Infinity")}
 
 
-def _ts_text(v: datetime) -> str:
+def timestamp_text(v: datetime) -> str:
+    """A timestamp in the JSON form: UTC, ISO-8601, milliseconds when there are any, `Z`."""
     if v.tzinfo is not UTC and v.tzinfo is not None:
         v = v.astimezone(UTC)
     # isoformat() of an aware datetime is slow; fastavro treats naive values as UTC, so do we.
@@ -265,7 +266,7 @@ class _ToJson:
 
     def __init__(self) -> None:
         self.src = Source("record-to-json")
-        self.src.consts |= _RUNTIME | {"_ts": _ts_text}
+        self.src.consts |= _RUNTIME | {"_ts": timestamp_text}
 
     def type(self, schema: Any) -> str | None:
         schema = resolve(self.src, schema)

@@ -1,0 +1,107 @@
+"""Offline `validate` and `explain`: bad lines reported, others decided; Avro files; the fast
+decision line equals the schema-driven one; explanations an analyst can act on."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime
+from pathlib import Path
+
+import fastavro
+import orjson
+import pytest
+
+from consumer.claims import claim_from_json, decision_to_json
+from consumer.cli import main
+from consumer.decisions import decision_json_line, decision_record
+from consumer.engine import Engine
+from consumer.offline import validate
+from consumer.schemas import claim_schema
+from tests.claim_examples import claim_json, claim_record
+
+
+@pytest.fixture(scope="module")
+def engine() -> Engine:
+    return Engine.load()
+
+
+def test_the_fast_decision_line_equals_the_schema_driven_json(engine: Engine) -> None:
+    claim = claim_json()
+    claim["lines"][1]["ndc"] = None  # pended, so reasons are in the comparison too
+    record = claim_from_json(claim)
+    outcome = engine.decide(record)
+    fast = orjson.loads(decision_json_line(record, outcome, orjson.dumps(claim)))
+    slow = decision_to_json(decision_record(record, outcome))
+    fast.pop("decided_at"), slow.pop("decided_at")
+    assert fast == slow
+
+
+def test_bad_lines_are_reported_with_their_number_and_the_rest_decided(
+    tmp_path: Path, engine: Engine
+) -> None:
+    good = orjson.dumps(claim_json())
+    missing_units = claim_json()
+    del missing_units["lines"][0]["units"]
+    bad_date = claim_json()
+    bad_date["lines"][2]["service_date_from"] = "07/01/2026"
+    source = tmp_path / "claims.jsonl"
+    source.write_bytes(
+        b"\n".join([good, b"{not json", orjson.dumps(missing_units), b"", orjson.dumps(bad_date),
+                    good]) + b"\n"
+    )  # fmt: skip
+    out, err = io.BytesIO(), io.StringIO()
+    summary = validate(str(source), engine, out, err)
+    assert (summary.claims, summary.unreadable) == (2, 3)
+    messages = err.getvalue().splitlines()
+    assert messages[0].startswith(f"{source}:2: skipped: not valid JSON")
+    assert messages[1].startswith(f"{source}:3: skipped: lines[0].units")
+    assert messages[2].startswith(f"{source}:5: skipped: lines[2].service_date_from")
+    assert len(out.getvalue().splitlines()) == 2
+
+
+def test_an_avro_container_file_is_read_too(tmp_path: Path, engine: Engine) -> None:
+    path = tmp_path / "claims.avro"
+    with path.open("wb") as handle:
+        fastavro.writer(handle, claim_schema(), [claim_record(), claim_record(event_id="e2")])
+    out = io.BytesIO()
+    summary = validate(str(path), engine, out, io.StringIO())
+    assert summary.decisions["ACCEPTED"] == 2
+    decisions = [orjson.loads(line) for line in out.getvalue().splitlines()]
+    assert [d["event_id"] for d in decisions] == ["evt-0001", "e2"]
+    assert decisions[0]["claim"]["lines"][0]["service_date_from"] == "2026-07-01"
+
+
+def test_explain_names_the_rule_the_line_and_the_fix_in_plain_words(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    claim = claim_json()
+    claim["lines"][0]["units"] = 5.0  # S9500 for 3 days
+    path = tmp_path / "one.jsonl"
+    path.write_bytes(orjson.dumps(claim) + b"\n")
+    assert main(["explain", str(path)]) == 0
+    text = capsys.readouterr().out
+    assert "CLM-2026-000001" in text
+    assert "PENDED" in text
+    assert "line 1: S9500 is billed per day: 2026-07-01 to 2026-07-03 is 3 day(s), but 5.0" in text
+    assert "[units.per-diem] CARC 16 (Claim/service lacks information" in text
+    assert "RARC N345 (Date range not valid with units submitted.)" in text
+    assert "FAIL  units.per-diem" in text
+    assert "pass  pos.missing" in text
+
+
+def test_validate_command_exits_zero_and_summarises(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "c.jsonl"
+    path.write_bytes(orjson.dumps(claim_json()) + b"\n" + b"oops\n")
+    assert main(["validate", str(path), "-o", str(tmp_path / "d.jsonl")]) == 0
+    assert "1 claims decided, 1 accepted, 1 unreadable" in capsys.readouterr().err
+    assert main(["validate", str(tmp_path / "absent.jsonl")]) == 2
+
+
+def test_decided_at_is_utc_milliseconds() -> None:
+    record = claim_record()
+    line = decision_json_line(record, Engine.load().decide(record), b"{}")
+    decided = orjson.loads(line)["decided_at"]
+    assert decided.endswith("Z")
+    assert datetime.fromisoformat(decided).tzinfo == UTC
