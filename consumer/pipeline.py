@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import sys
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import orjson
@@ -31,6 +34,10 @@ from consumer.settings import Settings
 log = logging.getLogger(__name__)
 
 REGISTRY_BACKOFF_SECONDS = 2.0
+# A transactional call still blocked after this many transaction timeouts ends the process
+# with this exit code (EX_TEMPFAIL): see Pipeline._watchdog.
+STUCK_AFTER_TRANSACTION_TIMEOUTS = 3
+STUCK_EXIT_CODE = 75
 _FENCED = {KafkaError._FENCED, KafkaError.PRODUCER_FENCED, KafkaError.INVALID_PRODUCER_EPOCH}
 
 
@@ -211,9 +218,41 @@ class Pipeline:
         self.producer.begin_transaction()
         self._produce_all(records)
         offsets = [TopicPartition(t, p, o) for (t, p), o in nxt.items()]
-        self.producer.send_offsets_to_transaction(offsets, self.consumer.consumer_group_metadata())
-        self.producer.commit_transaction()
+        group = self.consumer.consumer_group_metadata()
+        # Bounded (librdkafka's default is no limit); a timeout here aborts the batch.
+        timeout = self.settings.processing.transaction_timeout_ms / 1000
+        with self._watchdog("send_offsets_to_transaction/commit_transaction"):
+            self.producer.send_offsets_to_transaction(offsets, group, timeout)
+            self.producer.commit_transaction()
         self.metrics.transactions.labels("committed").inc()
+
+    @contextlib.contextmanager
+    def _watchdog(self, what: str) -> Iterator[None]:
+        """End the process if the calls inside stay blocked far past the transaction timeout.
+
+        librdkafka does not always enforce its own timeouts: send_offsets_to_transaction blocks
+        for good when the group coordinator goes away during the call (seen here after a broker
+        restart; confluentinc/librdkafka#5456 and #5511, open). A process blocked in C holds
+        its partitions and never recovers; exiting is a kill -9 at a batch boundary, after
+        which a restart (same transactional id) resumes from the committed offsets.
+        """
+        limit = STUCK_AFTER_TRANSACTION_TIMEOUTS * self.settings.processing.transaction_timeout_ms
+        timer = threading.Timer(limit / 1000, self._give_up, (what, limit / 1000))
+        timer.daemon = True
+        timer.start()
+        try:
+            yield
+        finally:
+            timer.cancel()
+
+    def _give_up(self, what: str, seconds: float) -> None:
+        message = (
+            f"{what} still blocked after {seconds:.0f}s (librdkafka did not time it out); "
+            "exiting so that a restart resumes from the committed offsets"
+        )
+        log.critical(message)
+        print(f"infusion-validator: error: {message}", file=sys.stderr, flush=True)
+        os._exit(STUCK_EXIT_CODE)
 
     def _deliver_then_commit(self, records: list[Message], nxt: dict[tuple[str, int], int]) -> None:
         self._delivery_errors.clear()
@@ -253,7 +292,7 @@ class Pipeline:
         if error.code() in _FENCED or (error.fatal() and self.exactly_once):
             self.metrics.transactions.labels("fenced").inc()
             log.error("producer fenced; recreating it", extra={"error": error.str()})
-            self.producer = self._new_producer()
+            self._replace_producer()
         else:
             self.metrics.transactions.labels("aborted").inc()
             log.warning("batch aborted; re-reading it", extra={"error": error.str()})
@@ -270,9 +309,21 @@ class Pipeline:
         if not self.exactly_once:
             return
         try:
-            self.producer.abort_transaction()
-        except KafkaException as exc:  # no transaction open, or the producer is already fatal
+            # Bounded: without a timeout librdkafka waits as long as it takes, and after a
+            # broker restart that can be forever (waiting for a producer-id bump).
+            self.producer.abort_transaction(self.settings.processing.transaction_timeout_ms / 1000)
+        except KafkaException as exc:  # not confirmed (or none open): start over with a new one
             log.warning("abort_transaction failed", extra={"error": str(exc)})
+            self._replace_producer()
+
+    def _replace_producer(self) -> None:
+        """A new producer with the same transactional id fences the old one and has the
+        coordinator finish or abort the old one's transaction. While the coordinator cannot
+        be reached, keep the old one: the next batch fails again and retries this."""
+        try:
+            self.producer = self._new_producer()
+        except KafkaException as exc:
+            log.error("cannot recreate the producer yet", extra={"error": str(exc)})
 
     # --- callbacks -------------------------------------------------------------------------
 

@@ -193,3 +193,30 @@ def unique_group_id(request: pytest.FixtureRequest) -> str:
     """A consumer-group id no other test (or earlier run on the same broker) has used."""
     base = re.sub(r"[^A-Za-z0-9_-]+", "-", request.node.name)[:40].strip("-")
     return f"it-{base}-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def validators(
+    kafka_bootstrap: str, unique_group_id: str, tmp_path: Path
+) -> Iterator[Callable[..., Any]]:
+    """`validators(topics, name="validator", *, group_id=None, **options) -> Validator`: the
+    validator as a real subprocess on `topics` (see `streaming.Validator`), in this test's
+    consumer group unless told otherwise; any process still running at teardown is killed."""
+    from tests.integration.streaming import Validator
+
+    made: list[Validator] = []
+    log_dir = tmp_path / "validator-logs"
+    log_dir.mkdir()
+
+    def make(
+        topics: Any, name: str = "validator", *, group_id: str | None = None, **options: Any
+    ) -> Validator:
+        validator = Validator(
+            name, kafka_bootstrap, topics, group_id or unique_group_id, log_dir, **options
+        )
+        made.append(validator)
+        return validator
+
+    yield make
+    for validator in made:
+        validator.close()
