@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -10,6 +11,22 @@ import orjson
 from consumer import __version__
 from consumer.engine import Outcome
 from consumer.jsonform import timestamp_text
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_NOW: list[tuple[int, datetime]] = [(-1, datetime.min)]
+
+
+def now() -> datetime:
+    """The current UTC time to the millisecond (what a ClaimDecision holds), as one shared
+    object per millisecond: the stream decides many claims per millisecond, and the encoder
+    converts each object once."""
+    millis = time.time_ns() // 1_000_000
+    last = _NOW[0]
+    if millis == last[0]:
+        return last[1]
+    moment = _EPOCH + timedelta(milliseconds=millis)
+    _NOW[0] = (millis, moment)
+    return moment
 
 
 def source_of(topic: str, partition: int, offset: int) -> dict[str, Any]:
@@ -44,7 +61,7 @@ def decision_record(
 ) -> dict[str, Any]:
     """The ClaimDecision record: the outcome, where the claim came from, and the claim itself
     (so downstream consumers need no join)."""
-    head = _head(claim, outcome, source, decided_at or datetime.now(UTC))
+    head = _head(claim, outcome, source, decided_at or now())
     head["claim"] = claim
     return head
 

@@ -5,31 +5,47 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from consumer.avrocodec.codegen import EPOCH_ORDINAL, Record, Source, Unsupported, resolve, type_of
+from consumer.avrocodec.codegen import (
+    Record,
+    Source,
+    Unsupported,
+    date_reader,
+    decimal_reader,
+    resolve,
+    type_of,
+)
 
 Decoder = Callable[[bytes, int], tuple[Record, int]]
 
 
 def _d_long(out: list[str], ind: str, target: str, bits: int = 64) -> None:
-    # Most numbers are one byte; dates and timestamps take 3-6, so the loop is inlined too
-    # (a helper call returning a tuple costs more than the loop).
+    # Most numbers are one byte; dates take 3 and timestamps 6, so the first three bytes are
+    # unrolled and only longer numbers loop (a helper call returning a tuple costs more).
     out += [
         f"{ind}b = buf[p]",
-        f"{ind}p += 1",
         f"{ind}if b < 128:",
-        f"{ind}    {target} = (b >> 1) ^ -(b & 1)",
+        f"{ind}    {target} = _ZZ[b]",
+        f"{ind}    p += 1",
         f"{ind}else:",
-        f"{ind}    z = b & 127",
-        f"{ind}    s = 7",
-        f"{ind}    while True:",
-        f"{ind}        b = buf[p]",
-        f"{ind}        p += 1",
-        f"{ind}        z |= (b & 127) << s",
-        f"{ind}        if b < 128:",
-        f"{ind}            break",
-        f"{ind}        s += 7",
-        f"{ind}        if s > 63:",
-        f"{ind}            _fail('not_avro', 'varint longer than 10 bytes')",
+        f"{ind}    b1 = buf[p + 1]",
+        f"{ind}    if b1 < 128:",
+        f"{ind}        z = (b & 127) | (b1 << 7)",
+        f"{ind}        p += 2",
+        f"{ind}    else:",
+        f"{ind}        b2 = buf[p + 2]",
+        f"{ind}        z = (b & 127) | ((b1 & 127) << 7) | ((b2 & 127) << 14)",
+        f"{ind}        p += 3",
+        f"{ind}        if b2 >= 128:",
+        f"{ind}            s = 21",
+        f"{ind}            while True:",
+        f"{ind}                b = buf[p]",
+        f"{ind}                p += 1",
+        f"{ind}                z |= (b & 127) << s",
+        f"{ind}                if b < 128:",
+        f"{ind}                    break",
+        f"{ind}                s += 7",
+        f"{ind}                if s > 63:",
+        f"{ind}                    _fail('not_avro', 'varint longer than 10 bytes')",
         f"{ind}    {target} = (z >> 1) ^ -(z & 1)",
     ]
     if bits == 32:
@@ -59,12 +75,14 @@ def _d_value(src: Source, out: list[str], ind: str, schema: Any, target: str) ->
     elif kind in ("int", "long"):
         _d_long(out, ind, target, 32 if kind == "int" else 64)
         if logical == "date":
-            out += [f"{ind}try:", f"{ind}    {target} = _ordinal({target} + {EPOCH_ORDINAL})"]
-            out += [f"{ind}except (ValueError, OverflowError):"]
-            out += [f"{ind}    _fail('value_out_of_range', 'date ' + str({target}) + ' days')"]
+            cache = src.shared("_dates", dict)
+            read = src.shared("_read_date", lambda: date_reader(src.consts[cache]))
+            out += [f"{ind}d = {cache}.get({target})"]
+            out += [f"{ind}{target} = {read}({target}) if d is None else d"]
         elif logical is not None:
-            unit = "milliseconds" if logical == "timestamp-millis" else "microseconds"
-            out += [f"{ind}try:", f"{ind}    {target} = _EPOCH + _td({unit}={target})"]
+            # timedelta(days, seconds, microseconds, milliseconds): positional is faster.
+            args = "0, 0, 0, " if logical == "timestamp-millis" else "0, 0, "
+            out += [f"{ind}try:", f"{ind}    {target} = _EPOCH + _td({args}{target})"]
             out += [f"{ind}except OverflowError:"]
             out += [f"{ind}    _fail('value_out_of_range', 'timestamp ' + str({target}))"]
     elif kind in ("float", "double"):
@@ -75,17 +93,26 @@ def _d_value(src: Source, out: list[str], ind: str, schema: Any, target: str) ->
     elif kind == "bytes":
         _d_sized(out, ind, target, "bytes", decode=False)
         if logical == "decimal":
-            limit, scale = 10 ** schema["precision"], schema.get("scale", 0)
-            out += [f"{ind}{target} = _from_bytes({target}, 'big', signed=True)"]
-            out += [f"{ind}if not -{limit} < {target} < {limit}:"]
-            out += [f"{ind}    _fail('value_out_of_range', 'decimal beyond its precision')"]
-            out += [f"{ind}{target} = _D({target}).scaleb({-scale})"]
+            precision, scale = schema["precision"], schema.get("scale", 0)
+            cache = src.shared(f"_decimals_{precision}_{scale}", dict)
+            read = src.shared(
+                f"_read_decimal_{precision}_{scale}",
+                lambda: decimal_reader(src.consts[cache], precision, scale),
+            )
+            out += [f"{ind}d = {cache}.get({target})"]
+            out += [f"{ind}{target} = {read}({target}) if d is None else d"]
     elif kind == "enum":
+        count = len(schema["symbols"])
         symbols = src.const(tuple(schema["symbols"]))
-        _d_long(out, ind, target)
-        out += [f"{ind}if not 0 <= {target} < {len(schema['symbols'])}:"]
-        out += [f"{ind}    _fail('not_avro', 'enum index ' + str({target}))"]
-        out += [f"{ind}{target} = {symbols}[{target}]"]
+        # One byte holds the index (2 * i) of up to 64 symbols: a table from byte to symbol.
+        by_byte = src.const(tuple(schema["symbols"][b >> 1] if b < 2 * count and not b & 1
+                                  else None for b in range(128)))  # fmt: skip
+        out += [f"{ind}b = buf[p]", f"{ind}if b < 128 and {by_byte}[b] is not None:"]
+        out += [f"{ind}    {target} = {by_byte}[b]", f"{ind}    p += 1", f"{ind}else:"]
+        _d_long(out, ind + "    ", target)
+        out += [f"{ind}    if not 0 <= {target} < {count}:"]
+        out += [f"{ind}        _fail('not_avro', 'enum index ' + str({target}))"]
+        out += [f"{ind}    {target} = {symbols}[{target}]"]
     elif kind == "array":
         _d_array(src, out, ind, schema["items"], target)
     elif kind == "union":
@@ -118,7 +145,8 @@ def _d_array(src: Source, out: list[str], ind: str, items: Any, target: str) -> 
     _d_long(out, ind + "        ", "n")  # block size in bytes, not needed
     if sized:
         out += [f"{ind}    if {count} > end - p:", f"{ind}        _fail('truncated', 'array')"]
-    out.append(f"{ind}    for _ in range({count}):")
+    # A countdown is cheaper than range() for the short arrays claims have.
+    out += [f"{ind}    while {count}:", f"{ind}        {count} -= 1"]
     _d_value(src, out, ind + "        ", items, item)
     out.append(f"{ind}        {target}.append({item})")
 

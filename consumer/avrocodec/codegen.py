@@ -14,7 +14,13 @@ Record = dict[str, Any]
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 SMALL = [bytes([z]) for z in range(128)]  # one-byte varints
+# The value of each one-byte varint (byte < 128): a table look-up instead of the zigzag ops.
+ZIGZAG = tuple((b >> 1) ^ -(b & 1) for b in range(128))
 MISSING: Any = object()
+# Decoded dates and decimals repeat from record to record (days of service, charges), so the
+# decoder keeps the objects it made (immutable, so shared safely) up to this many per cache;
+# a full cache is emptied and refilled, so memory stays bounded whatever the input.
+CACHE_SIZE = 8192
 
 
 class Unsupported(Exception):  # noqa: N818 - a signal to fall back to fastavro, not an error
@@ -29,6 +35,8 @@ def write_long(z: int, bits: int) -> bytes:
     """Varint of the zigzag value `z`, checking that the integer fits in `bits` bits."""
     if not 0 <= z < 1 << bits:
         raise ValueError(f"integer out of range for a {bits}-bit Avro number")
+    if z < 16384:  # two bytes (one-byte values come from SMALL): string lengths, offsets
+        return bytes(((z & 0x7F) | 0x80, z >> 7)) if z >= 0x80 else SMALL[z]
     out = bytearray()
     while z >= 0x80:
         out.append((z & 0x7F) | 0x80)
@@ -48,17 +56,62 @@ def _decimal_bytes(v: Decimal, precision: int, scale: int) -> bytes:
     return write_long(len(body) << 1, 64) + body
 
 
+def date_reader(cache: dict[int, date]) -> Any:
+    """days since the epoch -> date, remembered in `cache`; DecodeError when out of range."""
+
+    def read(days: int) -> date:
+        try:
+            value = date.fromordinal(days + EPOCH_ORDINAL)
+        except (ValueError, OverflowError):
+            _fail("value_out_of_range", "date " + str(days) + " days")
+        if len(cache) >= CACHE_SIZE:
+            cache.clear()
+        cache[days] = value
+        return value
+
+    return read
+
+
+def decimal_reader(cache: dict[bytes, Decimal], precision: int, scale: int) -> Any:
+    """two's complement big-endian unscaled bytes -> Decimal, remembered in `cache`;
+    DecodeError when the value has more digits than `precision`."""
+    limit = 10**precision
+
+    def read(raw: bytes) -> Decimal:
+        unscaled = int.from_bytes(raw, "big", signed=True)
+        if not -limit < unscaled < limit:
+            _fail("value_out_of_range", "decimal beyond its precision")
+        value = Decimal(unscaled).scaleb(-scale)
+        if len(cache) >= CACHE_SIZE:
+            cache.clear()
+        cache[raw] = value
+        return value
+
+    return read
+
+
 def _timestamp(v: datetime, per_second: int) -> int:
+    # Decisions made in the same millisecond share one `decided_at` object
+    # (`consumer.decisions`): convert it once.
+    last = _LAST_TIMESTAMP[0]  # one tuple: a consistent snapshot even across threads
+    if v is last[0] and per_second == last[1]:
+        return last[2]
     delta = (v if v.tzinfo is not None else v.replace(tzinfo=UTC)) - EPOCH
-    return (delta.days * 86400 + delta.seconds) * per_second + delta.microseconds // (
+    result = (delta.days * 86400 + delta.seconds) * per_second + delta.microseconds // (
         1_000_000 // per_second
     )
+    _LAST_TIMESTAMP[0] = (v, per_second, result)
+    return result
+
+
+_LAST_TIMESTAMP: list[tuple[Any, int, int]] = [(None, 0, 0)]
 
 
 _RUNTIME: dict[str, Any] = {
     "_fail": _fail,
     "_wlong": write_long,
     "_SMALL": SMALL,
+    "_ZZ": ZIGZAG,
     "_unpack_d": struct.Struct("<d").unpack_from,
     "_unpack_f": struct.Struct("<f").unpack_from,
     "_pack_d": struct.Struct("<d").pack,
@@ -91,6 +144,12 @@ class Source:
     def const(self, value: Any) -> str:
         name = self.var("_k")
         self.consts[name] = value
+        return name
+
+    def shared(self, name: str, make: Any) -> str:
+        """A constant every generated function shares under `name`, made once by `make()`."""
+        if name not in self.consts:
+            self.consts[name] = make()
         return name
 
     def build(self, root: str) -> Any:

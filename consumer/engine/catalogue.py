@@ -93,6 +93,9 @@ class CodeInfo:
     has_exclusions: bool = False
 
 
+RESOLVED_CACHE_SIZE = 4096
+
+
 class Catalogue:
     """Lookup from a (normalised) procedure code to its `CodeInfo`."""
 
@@ -101,6 +104,9 @@ class Catalogue:
         self._infos = infos
         self._defaults = defaults
         self._other = CodeInfo(code="")
+        # Raw code as submitted -> (normalised code, info): claims repeat a few hundred codes,
+        # so the hot path is one dict hit. Bounded: emptied when full (garbage codes).
+        self._resolved: dict[str, tuple[str, CodeInfo]] = {}
 
     def lookup(self, code: str) -> CodeInfo:
         """Info for a normalised code; unlisted codes get their prefix default (shared objects,
@@ -109,6 +115,17 @@ class Catalogue:
         if info is not None:
             return info
         return self._defaults.get(code[:1], self._other)
+
+    def resolve(self, raw: str) -> tuple[str, CodeInfo]:
+        """(normalised code, its info) for a procedure code as submitted."""
+        hit = self._resolved.get(raw)
+        if hit is None:
+            code = normalise_code(raw)
+            hit = (code, self.lookup(code))
+            if len(self._resolved) >= RESOLVED_CACHE_SIZE:
+                self._resolved.clear()
+            self._resolved[raw] = hit
+        return hit
 
     @property
     def groups(self) -> frozenset[str]:

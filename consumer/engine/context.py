@@ -14,6 +14,20 @@ from consumer.engine.codes import normalise_code
 from consumer.engine.policy import Policy
 
 _NO_MODIFIERS: frozenset[str] = frozenset()
+# Modifier lists as submitted -> their normalised set; few distinct lists occur. Bounded.
+_MODIFIER_SETS: dict[tuple[str, ...], frozenset[str]] = {}
+_MODIFIER_CACHE_SIZE = 1024
+
+
+def _modifier_set(modifiers: list[str]) -> frozenset[str]:
+    key = tuple(modifiers)
+    found = _MODIFIER_SETS.get(key)
+    if found is None:
+        found = frozenset(normalise_code(m) for m in modifiers)
+        if len(_MODIFIER_SETS) >= _MODIFIER_CACHE_SIZE:
+            _MODIFIER_SETS.clear()
+        _MODIFIER_SETS[key] = found
+    return found
 
 
 def _text(value: str | None) -> str | None:
@@ -43,32 +57,39 @@ class LineView:
         "units",
     )
 
+    # The hot path of every claim (once per line): `_text` and `normalise_code` are inlined or
+    # cached here, with the same results.
     def __init__(
         self, line: dict[str, Any], claim_pos: str | None, claim_auth: bool, catalogue: Catalogue
     ) -> None:
         self.number: int = line["line_number"]
-        self.code: str = normalise_code(line["procedure_code"])
-        self.info: CodeInfo = catalogue.lookup(self.code)
-        self.date_from: date = line["service_date_from"]
+        self.code: str
+        self.info: CodeInfo
+        self.code, self.info = catalogue.resolve(line["procedure_code"])
+        date_from: date = line["service_date_from"]
         # A missing to-date means a single day of service.
-        self.date_to: date = line["service_date_to"] or self.date_from
+        date_to: date = line["service_date_to"] or date_from
+        self.date_from = date_from
+        self.date_to = date_to
         # None when the span is backwards: the dates rule reports it, the others skip the line.
-        self.days: int | None = (
-            (self.date_to - self.date_from).days + 1 if self.date_to >= self.date_from else None
-        )
-        self.place_of_service: str | None = _text(line["place_of_service"]) or claim_pos
+        self.days: int | None = (date_to - date_from).days + 1 if date_to >= date_from else None
+        pos = line["place_of_service"]
+        self.place_of_service: str | None = ((pos.strip() or None) if pos else None) or claim_pos
         self.units: float | None = line["units"]
         self.infusions: int | None = line["infusions"]
         modifiers = line["modifiers"]
-        self.modifiers: frozenset[str] = (
-            frozenset(normalise_code(m) for m in modifiers) if modifiers else _NO_MODIFIERS
-        )
+        self.modifiers: frozenset[str] = _modifier_set(modifiers) if modifiers else _NO_MODIFIERS
         self.ndc: dict[str, Any] | None = line["ndc"]
-        self.has_auth: bool = claim_auth or bool(_text(line["prior_authorization"]))
+        if claim_auth:
+            self.has_auth: bool = True
+        else:
+            auth = line["prior_authorization"]
+            self.has_auth = bool(auth and auth.strip())
         self.pointers: list[int] = line["diagnosis_pointers"]
         self.charge = line["charge"]
         self.rendering_npi: str | None = line["rendering_npi"]
-        self.description: str | None = _text(line["description"])
+        description = line["description"]
+        self.description: str | None = (description.strip() or None) if description else None
 
     def overlaps(self, other: LineView) -> bool:
         """True when the two lines share at least one date of service."""

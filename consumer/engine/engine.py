@@ -58,6 +58,8 @@ class Engine:
         if not self.rule_sets:
             raise RuleSetError("no rule set to decide with")
         self.latest = self.rule_sets[-1]
+        # The common case, one rule set: no search per claim (its dates are still checked).
+        self._only = self.rule_sets[0] if len(self.rule_sets) == 1 else None
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> Engine:
@@ -84,12 +86,18 @@ class Engine:
         return None
 
     def _prepare(self, claim: dict[str, Any]) -> ClaimContext | Outcome:
-        lines = claim["lines"]
-        last_day = max(
-            (line["service_date_to"] or line["service_date_from"] for line in lines),
-            default=claim["submitted_at"].date(),
-        )
-        rule_set = self.rule_set_for(last_day)
+        last_day: date | None = None
+        for line in claim["lines"]:
+            day = line["service_date_to"] or line["service_date_from"]
+            if last_day is None or day > last_day:
+                last_day = day
+        if last_day is None:
+            last_day = claim["submitted_at"].date()
+        only = self._only
+        if only is not None:
+            rule_set = only if only.in_effect(last_day) else None
+        else:
+            rule_set = self.rule_set_for(last_day)
         if rule_set is None:
             note = {
                 "rule_id": NOT_IN_EFFECT,
@@ -102,7 +110,8 @@ class Engine:
             return Outcome(ACCEPTED, [note], self.latest.policy_id, self.latest.version)
         policy = rule_set.policy_for(claim["contract_id"])
         views = line_views(claim, rule_set.catalogue)
-        in_scope = [v for v in views if v.date_to >= policy.effective_from]
+        effective = policy.effective_from
+        in_scope = [v for v in views if v.date_to >= effective]
         return ClaimContext(claim, views, in_scope, policy)
 
     def decide(self, claim: dict[str, Any]) -> Outcome:
@@ -110,13 +119,16 @@ class Engine:
         ctx = self._prepare(claim)
         if isinstance(ctx, Outcome):
             return ctx
-        reasons = [
-            _reason(active.rule.rule_id, active.carc, active.rarc, finding)
-            for active in ctx.policy.rules
-            for finding in active.rule.check(ctx)
-        ]
-        decision = PENDED if any(r["carc"] for r in reasons) else ACCEPTED
-        return Outcome(decision, reasons, ctx.policy.policy_id, ctx.policy.version)
+        policy = ctx.policy
+        reasons: list[dict[str, Any]] = []
+        pended = False
+        for active in policy.rules:
+            rule = active.rule
+            for finding in rule.check(ctx):
+                reasons.append(_reason(rule.rule_id, active.carc, active.rarc, finding))
+                if active.carc:
+                    pended = True
+        return Outcome(PENDED if pended else ACCEPTED, reasons, policy.policy_id, policy.version)
 
     def explain(self, claim: dict[str, Any]) -> tuple[Outcome, list[RuleResult]]:
         """The decision plus every registered rule's verdict, for a human reader."""

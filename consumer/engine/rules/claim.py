@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import lru_cache
 
 from consumer.engine.context import ClaimContext
 from consumer.engine.registry import Finding, rule
-from consumer.npi import is_valid_npi
+from consumer.npi import is_valid_npi as _is_valid_npi
+
+# A plan sees the same few thousand provider NPIs over and over.
+is_valid_npi = lru_cache(maxsize=16384)(_is_valid_npi)
 
 
 @rule("npi.billing", "The billing provider NPI is present and passes the NPI check digit.")
@@ -51,7 +55,7 @@ def charges_line(ctx: ClaimContext) -> Iterator[Finding]:
 @rule("charges.total", "The claim total equals the sum of the line charges.")
 def charges_total(ctx: ClaimContext) -> Iterator[Finding]:
     total = ctx.claim["total_charge"]
-    lines_sum = sum(line.charge for line in ctx.all_lines)
+    lines_sum = sum([line.charge for line in ctx.all_lines])
     if total != lines_sum:
         yield Finding(
             None, f"Total charge {total} does not equal the line charges' sum {lines_sum}."

@@ -55,7 +55,10 @@ def code_not_effective(ctx: ClaimContext) -> Iterator[Finding]:
 )
 def codes_mutually_exclusive(ctx: ClaimContext) -> Iterator[Finding]:
     lines = ctx.lines
-    if not any(line.info.has_exclusions for line in lines):
+    for line in lines:
+        if line.info.has_exclusions:
+            break
+    else:
         return
     for i, later in enumerate(lines):
         for earlier in lines[:i]:

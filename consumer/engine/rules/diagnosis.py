@@ -8,6 +8,9 @@ from consumer.engine.context import ClaimContext
 from consumer.engine.icd10 import is_billable
 from consumer.engine.registry import Finding, rule
 
+# The pointers that exist on a claim with n diagnosis codes (1..n), made once per n.
+_VALID_POINTERS = tuple(frozenset(range(1, n + 1)) for n in range(13))
+
 
 @rule(
     "diagnosis.missing",
@@ -18,10 +21,15 @@ def diagnosis_missing(ctx: ClaimContext) -> Iterator[Finding]:
     if count == 0:
         yield Finding(None, "The claim has no diagnosis code.")
         return
+    # Pointers are ints, so "all in 1..count" is one set test.
+    if count < len(_VALID_POINTERS):
+        valid = _VALID_POINTERS[count]
+    else:
+        valid = frozenset(range(1, count + 1))
     for line in ctx.lines:
         if not line.pointers:
             yield Finding(line.number, "The line does not point to any diagnosis.")
-        elif min(line.pointers) < 1 or max(line.pointers) > count:
+        elif not valid.issuperset(line.pointers):
             bad = ", ".join(str(p) for p in line.pointers if not 1 <= p <= count)
             yield Finding(
                 line.number,

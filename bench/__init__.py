@@ -1,0 +1,1 @@
+"""The SPEC §9 benchmark harness: `python -m bench` (`make bench`); see bench/README.md."""

@@ -1,0 +1,237 @@
+"""The consumers under test — validator, passthrough, peer — each run as real processes on
+fresh output topics and a fresh consumer group, measured by `bench.measure.watch`."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from bench.cluster import Cluster, GroupProgress, count_committed
+from bench.measure import App, RunResult, Sample, watch
+
+REPO = Path(__file__).resolve().parents[1]
+Command = tuple[list[str], dict[str, str]]
+
+
+@dataclass
+class Workload:
+    """The pre-produced input every consumer under test reads."""
+
+    bootstrap: str
+    cluster: Cluster
+    input_topic: str
+    total: int
+    partitions: int
+    out_dir: Path
+    validator_env: dict[str, str] = field(default_factory=dict)  # INFUSION_VALIDATOR_* overrides
+    kafka_properties: dict[str, Any] = field(default_factory=dict)  # librdkafka, both apps
+    peer_python: Path | None = None
+    baseline_repo: Path | None = None  # another checkout whose validator is compared
+
+
+@dataclass
+class AppRun:
+    kind: str
+    result: RunResult
+    outputs: dict[str, int]  # records per output topic (read_committed)
+    ok: bool  # exactly one output per input, nothing dead-lettered
+    log_dir: str
+
+    def as_dict(self) -> dict[str, Any]:
+        r = self.result
+        return {
+            "rate": round(r.rate, 1),
+            "claims_in_window": r.claims,
+            "window_seconds": round(r.seconds, 3),
+            "startup_seconds": round(r.startup_seconds, 2),
+            "cpu_cores": round(r.cpu_cores, 3),
+            "claims_per_cpu_second": round(r.per_cpu_second, 1),
+            "peak_rss_mb": round(r.peak_rss_mb, 1),
+            "outputs": self.outputs,
+            "ok": self.ok,
+            **({"approximate": True} if r.approximate else {}),
+        }
+
+
+def _validator_cmd(
+    w: Workload, topics: dict[str, str], group: str, guarantee: str, i: int
+) -> Command:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("INFUSION_VALIDATOR_")}
+    env = {
+        **base,
+        "INFUSION_VALIDATOR_KAFKA__BOOTSTRAP_SERVERS": w.bootstrap,
+        "INFUSION_VALIDATOR_TOPICS__INPUT": w.input_topic,
+        "INFUSION_VALIDATOR_TOPICS__ACCEPTED": topics["accepted"],
+        "INFUSION_VALIDATOR_TOPICS__PENDED": topics["pended"],
+        "INFUSION_VALIDATOR_TOPICS__DLQ": topics["dlq"],
+        "INFUSION_VALIDATOR_GROUP_ID": group,
+        "INFUSION_VALIDATOR_PROCESSING__GUARANTEE": guarantee,
+        "INFUSION_VALIDATOR_PROCESSING__TRANSACTIONAL_ID": f"{group}-{i}",
+        "INFUSION_VALIDATOR_HTTP__HOST": "127.0.0.1",
+        "INFUSION_VALIDATOR_HTTP__PORT": "0",
+        "INFUSION_VALIDATOR_LOG_LEVEL": "WARNING",
+        **w.validator_env,
+    }
+    if w.kafka_properties:
+        env["INFUSION_VALIDATOR_KAFKA__PROPERTIES"] = orjson.dumps(w.kafka_properties).decode()
+    return [sys.executable, "-m", "consumer", "run"], env
+
+
+def _passthrough_cmd(
+    w: Workload, topics: dict[str, str], group: str, guarantee: str, i: int
+) -> Command:
+    cmd = [
+        sys.executable, "-m", "bench.passthrough", "--bootstrap", w.bootstrap,
+        "--input", w.input_topic, "--output", topics["out"], "--group", group,
+        "--guarantee", guarantee, "--transactional-id", f"{group}-{i}",
+    ]  # fmt: skip
+    env = dict(os.environ)
+    if w.kafka_properties:
+        env["INFUSION_VALIDATOR_KAFKA__PROPERTIES"] = orjson.dumps(w.kafka_properties).decode()
+    return cmd, env
+
+
+def _peer_cmd(w: Workload, topics: dict[str, str], group: str, guarantee: str, i: int) -> Command:
+    assert w.peer_python is not None, "the peer needs its virtual environment"
+    state = w.out_dir / "logs" / f"{group}-state"
+    cmd = [
+        str(w.peer_python), str(REPO / "bench" / "peer_app.py"), "--bootstrap", w.bootstrap,
+        "--input", w.input_topic, "--accepted", topics["accepted"], "--pended", topics["pended"],
+        "--group", group, "--state-dir", str(state),
+        "--guarantee", "exactly-once" if guarantee == "exactly_once" else "at-least-once",
+    ]  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONHOME")}
+    env["PYTHONPATH"] = str(REPO)
+    return cmd, env
+
+
+_KINDS = {
+    "validator": (_validator_cmd, ("accepted", "pended", "dlq")),
+    "baseline": (_validator_cmd, ("accepted", "pended", "dlq")),
+    "passthrough": (_passthrough_cmd, ("out",)),
+    "peer": (_peer_cmd, ("accepted", "pended")),
+}
+
+
+def _py_spy() -> str:
+    """py-spy on PATH, else next to this interpreter (pip installs it into the venv)."""
+    return shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+
+
+class Profiler:
+    """py-spy attached to the first process once it commits; stopped (SIGINT) at the end.
+
+    Sampling pauses the process briefly (non-blocking sampling reads torn stacks and misplaces
+    self time); `--idle` keeps the samples where the loop waits in librdkafka (consume, commit),
+    so the shares add up to the loop's wall time.
+    """
+
+    def __init__(self, output: Path, rate: int = 200) -> None:
+        self.output = output
+        self.rate = rate
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @staticmethod
+    def available() -> bool:
+        return Path(_py_spy()).exists()
+
+    def attach(self, pid: int) -> None:
+        self.proc = subprocess.Popen(
+            [_py_spy(), "record", "--pid", str(pid), "--rate", str(self.rate), "--idle",
+             "--format", "raw", "--output", str(self.output)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+
+    def detach(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+def with_settings(w: Workload, settings: Mapping[str, str]) -> Workload:
+    """`w` with more settings for the apps: INFUSION_VALIDATOR_* keys are environment
+    variables of the validator, any other key a librdkafka property (validator, passthrough)."""
+    env = {k: v for k, v in settings.items() if k.startswith("INFUSION_VALIDATOR_")}
+    props: dict[str, Any] = {
+        k: int(v) if v.lstrip("-").isdigit() else v for k, v in settings.items() if k not in env
+    }
+    return Workload(
+        **{
+            **w.__dict__,
+            "validator_env": {**w.validator_env, **env},
+            "kafka_properties": {**w.kafka_properties, **props},
+        }
+    )
+
+
+def run_app(
+    w: Workload,
+    kind: str,
+    *,
+    processes: int = 1,
+    guarantee: str = "exactly_once",
+    profiler: Profiler | None = None,
+) -> AppRun:
+    """One measured run of `kind` over the whole input, on its own output topics and group."""
+    make_cmd, outputs = _KINDS[kind]
+    run_id = f"{kind}-{processes}p-{guarantee}-{uuid.uuid4().hex[:6]}"
+    group = f"bench-{run_id}"
+    topics = {name: f"bench.{run_id}.{name}" for name in outputs}
+    w.cluster.create({t: (1 if name == "dlq" else w.partitions) for name, t in topics.items()})
+    log_dir = w.out_dir / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    progress = GroupProgress(w.bootstrap, group, w.input_topic)
+    apps: list[App] = []
+    try:
+        for i in range(processes):
+            cmd, env = make_cmd(w, topics, group, guarantee, i)
+            cwd = w.baseline_repo if kind == "baseline" and w.baseline_repo else REPO
+            apps.append(App(f"{kind}-{i}", cmd, env, log_dir / f"{run_id}-{i}.log", cwd))
+
+        attached = False
+
+        def on_sample(sample: Sample) -> None:
+            nonlocal attached
+            if profiler and not attached and sample.committed > 0:
+                profiler.attach(apps[0].pid)
+                attached = True
+
+        result = watch(
+            apps, progress, w.total, cluster=w.cluster, group=group, members=processes,
+            on_sample=on_sample,
+        )  # fmt: skip
+    finally:
+        if profiler:
+            profiler.detach()
+        for app in apps:
+            app.stop()
+        progress.close()
+    counts = count_committed(w.bootstrap, list(topics.values()))
+    by_name = {name: counts[t] for name, t in topics.items()}
+    decided = sum(n for name, n in by_name.items() if name != "dlq")
+    ok = decided == w.total and by_name.get("dlq", 0) == 0
+    w.cluster.delete(topics.values())
+    return AppRun(kind, result, by_name, ok, str(log_dir))
+
+
+def env_overrides(pairs: Sequence[str]) -> Mapping[str, str]:
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise ValueError(f"{pair!r}: expected KEY=VALUE")
+        out[key] = value
+    return out
