@@ -220,3 +220,25 @@ def validators(
     yield make
     for validator in made:
         validator.close()
+
+
+@pytest.fixture
+def service_settings(
+    kafka_bootstrap: str, topic_factory: TopicFactory, unique_group_id: str
+) -> Any:
+    """Settings for an in-process validator on fresh topics (a 3-partition input) in this
+    test's consumer group."""
+    from consumer.settings import load_settings
+
+    return load_settings(
+        kafka={"bootstrap_servers": kafka_bootstrap},
+        topics={
+            "input": topic_factory(3, prefix="in"),
+            "accepted": topic_factory(3, prefix="acc"),
+            "pended": topic_factory(3, prefix="pend"),
+            "dlq": topic_factory(1, prefix="dlq"),
+        },
+        group_id=unique_group_id,
+        processing={"transactional_id": f"{unique_group_id}-svc", "batch_size": 250},
+        http={"port": 0},
+    )

@@ -25,7 +25,7 @@ from consumer.logs import JsonFormatter
 from consumer.producing import produce_claims
 from consumer.samples import generate_claims
 from consumer.service import Service, build_service
-from consumer.settings import load_settings
+from consumer.settings import Settings
 
 CLAIMS = 3000
 POISON = [b"garbage", b"", b"\x00\x00\x00\x00\x01"]
@@ -56,21 +56,9 @@ def wait_for(condition: Callable[[], bool], what: str, timeout: float = 60.0) ->
 
 
 @pytest.fixture
-def running(
-    kafka_bootstrap: str, topic_factory: Callable[..., str], unique_group_id: str
-) -> Iterator[dict[str, Any]]:
+def running(service_settings: Settings, kafka_bootstrap: str) -> Iterator[dict[str, Any]]:
     """The service in this process (so its logs can be captured), over a known mix of claims."""
-    settings = load_settings(
-        kafka={"bootstrap_servers": kafka_bootstrap},
-        topics={
-            "input": topic_factory(3, prefix="in"),
-            "accepted": topic_factory(3, prefix="acc"),
-            "pended": topic_factory(3, prefix="pend"),
-            "dlq": topic_factory(1, prefix="dlq"),
-        },
-        group_id=unique_group_id,
-        processing={"transactional_id": f"{unique_group_id}-obs", "batch_size": 300},
-    )
+    settings = service_settings
     claims = list(generate_claims(CLAIMS, 21))
     produce_claims(settings, claims)
     producer = Producer({"bootstrap.servers": kafka_bootstrap})

@@ -11,7 +11,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,27 +28,14 @@ from consumer.replay import ReplayRequest, run_replay
 from consumer.samples import generate_claims
 from consumer.schemas import CLAIM, decision_schema, schema_json
 from consumer.service import build_service
-from consumer.settings import Settings, load_settings
+from consumer.settings import Settings
 
 DEADLINE = 60.0
 
 
 @pytest.fixture
-def settings(
-    kafka_bootstrap: str, topic_factory: Callable[..., str], unique_group_id: str
-) -> Settings:
-    return load_settings(
-        kafka={"bootstrap_servers": kafka_bootstrap},
-        topics={
-            "input": topic_factory(3, prefix="in"),
-            "accepted": topic_factory(3, prefix="acc"),
-            "pended": topic_factory(3, prefix="pend"),
-            "dlq": topic_factory(1, prefix="dlq"),
-        },
-        group_id=unique_group_id,
-        processing={"transactional_id": f"{unique_group_id}-live", "batch_size": 250},
-        http={"port": 0},
-    )
+def settings(service_settings: Settings) -> Settings:
+    return service_settings
 
 
 def read_all(bootstrap: str, topics: list[str], *, settle: float = 2.0) -> list[Any]:
