@@ -318,12 +318,18 @@ class Pipeline:
 
     def _replace_producer(self) -> None:
         """A new producer with the same transactional id fences the old one and has the
-        coordinator finish or abort the old one's transaction. While the coordinator cannot
-        be reached, keep the old one: the next batch fails again and retries this."""
-        try:
-            self.producer = self._new_producer()
-        except KafkaException as exc:
-            log.error("cannot recreate the producer yet", extra={"error": str(exc)})
+        coordinator finish or abort the old one's transaction. Retried here until the
+        coordinator answers, not left to the next batch: after a broker restart the consumer
+        may deliver none while the old producer's transaction is unresolved (seen in the
+        broker-restart test). The watchdog bounds the wait."""
+        with self._watchdog("init_transactions"):
+            while True:
+                try:
+                    self.producer = self._new_producer()
+                    return
+                except KafkaException as exc:
+                    log.error("cannot recreate the producer yet", extra={"error": str(exc)})
+                    time.sleep(1.0)
 
     # --- callbacks -------------------------------------------------------------------------
 

@@ -125,7 +125,8 @@ def _finish_across_watchdog_exits(validator: Validator, group: GroupWatcher, tim
             assert validator.proc is not None
             last = validator.output().splitlines()[-1]
             assert validator.proc.returncode == STUCK_EXIT_CODE, validator.tail()
-            assert last.startswith("infusion-validator: error: send_offsets_to_transaction"), last
+            assert last.startswith("infusion-validator: error: "), last
+            assert "still blocked after" in last, last
             exits += 1
             validator.start()
         assert time.monotonic() < deadline, f"input not all committed\n{validator.tail()}"
