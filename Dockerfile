@@ -3,8 +3,10 @@
 #
 # Stage 1 builds the wheel and installs it with its dependencies into /opt/venv; stage 2 copies
 # only that venv, the rule set and the Avro schemas onto a clean python:3.11-slim and runs as
-# uid 10001 (the Helm chart's runAsUser). Every runtime dependency (confluent-kafka with its
-# bundled librdkafka, fastavro, orjson, pydantic-core) ships manylinux wheels: no compiler.
+# uid 10001 (the Helm chart's runAsUser). The wheel holds the compiled hot path
+# (native/, Rust, built by maturin), so the build stage has a Rust toolchain; every runtime
+# dependency (confluent-kafka with its bundled librdkafka, fastavro, orjson, pydantic-core)
+# ships manylinux wheels, and the runtime image needs no compiler.
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
@@ -13,7 +15,12 @@ ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
 WORKDIR /src
+RUN apt-get update \
+ && apt-get install --yes --no-install-recommends curl ca-certificates gcc libc6-dev \
+ && curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal
+ENV PATH=/root/.cargo/bin:$PATH
 COPY pyproject.toml README.md ./
+COPY native/ native/
 COPY consumer/ consumer/
 RUN python -m pip wheel --no-deps --wheel-dir /wheels . \
  && python -m venv /opt/venv \

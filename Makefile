@@ -6,10 +6,13 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
 .PHONY: setup demo test unit integration lint typecheck format bench clean
 
-$(STAMP): pyproject.toml
+# The install also builds the Rust hot path (native/) into consumer/_native: redo it when that
+# source changes.
+$(STAMP): pyproject.toml native/Cargo.toml $(wildcard native/src/*.rs)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e ".[test,dev]"
+	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
 setup: $(STAMP)  ## virtualenv + dependencies + Kafka jars (cached)

@@ -127,6 +127,11 @@ class Catalogue:
             self._resolved[raw] = hit
         return hit
 
+    def entries(self) -> tuple[dict[str, CodeInfo], dict[str, CodeInfo], CodeInfo]:
+        """(listed codes, defaults by first letter, the entry of anything else), for
+        `consumer.fastpath`, which hands the whole catalogue to the compiled hot path."""
+        return dict(self._infos), dict(self._defaults), self._other
+
     @property
     def groups(self) -> frozenset[str]:
         return frozenset(g for info in self._infos.values() for g in info.groups)

@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import simple_icd_10_cm as icd
 
 
-@lru_cache(maxsize=65536)
+@cache
+def billable_codes() -> frozenset[str]:
+    """Every billable code (a leaf of the classification), with and without its dot.
+
+    Built once from the package's code list; also handed to the compiled hot path
+    (`consumer.fastpath`), so both paths answer from the same set.
+    """
+    leaves = [code for code in icd.get_all_codes(True) if icd.is_leaf(code)]
+    return frozenset(leaves) | frozenset(code.replace(".", "") for code in leaves)
+
+
 def is_billable(code: str) -> bool:
     """True for a valid code at the highest level of specificity (a leaf of the classification).
 
     The dot is optional (`E11.9` and `E119` are the same code); case and spaces are ignored.
     Categories such as `E11` are valid codes but not billable.
     """
-    normalised = code.strip().upper()
-    return bool(normalised) and icd.is_valid_item(normalised) and icd.is_leaf(normalised)
+    return code.strip().upper() in billable_codes()
 
 
 def code_set_version() -> str:
