@@ -7,9 +7,15 @@ Never a claim id, member id, key or offset as a label.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import threading
+from bisect import bisect_left
+from collections.abc import Iterable, Sequence
+from itertools import accumulate
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+from prometheus_client.core import HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 
 from consumer import __version__
 from consumer.engine.codes import LINES_OF_BUSINESS
@@ -65,11 +71,11 @@ class Metrics:
             buckets=BATCH_BUCKETS,
             registry=registry,
         )
-        self.claim_duration = Histogram(
+        self.claim_duration = BulkHistogram(
             name("claim_duration_seconds"),
             "Time to decode, decide and encode one claim.",
-            buckets=CLAIM_BUCKETS,
-            registry=registry,
+            CLAIM_BUCKETS,
+            registry,
         )
         self.end_to_end_latency = Histogram(
             name("end_to_end_latency_seconds"),
@@ -126,3 +132,54 @@ class Metrics:
                 "rule_set_version": ",".join(rule_set_versions),
             }
         )
+
+
+class BulkHistogram(Collector):
+    """An unlabelled histogram that also takes a batch's bucket counts at once.
+
+    prometheus_client's `Histogram` takes one observation at a time and has no public way to
+    add counts in bulk, which is how the claim durations arrive: a committed batch's worth
+    (consumer.tally), later straight from a native decoder. Exports the same `_bucket`,
+    `_count` and `_sum` series as a `Histogram` with the same name and buckets (no `_created`).
+    """
+
+    def __init__(
+        self, name: str, documentation: str, buckets: Sequence[float], registry: CollectorRegistry
+    ) -> None:
+        self.name = name
+        self.documentation = documentation
+        self.buckets = tuple(buckets)  # upper bounds, ascending; +Inf is implied
+        # `le` values written as Histogram writes them (1e-05, +Inf); the function is untyped.
+        self._le = [floatToGoString(b) for b in (*self.buckets, float("inf"))]  # type: ignore[no-untyped-call]
+        self._counts = [0] * len(self._le)  # per bucket, not cumulative
+        self._sum = 0.0
+        self._lock = threading.Lock()  # scrapes read from the HTTP server's threads
+        registry.register(self)
+
+    def add(self, bucket_counts: Sequence[int], total: float) -> None:
+        """Observations per bucket (not cumulative; the last is +Inf) and their sum."""
+        if len(bucket_counts) != len(self._counts):
+            raise ValueError(f"{len(bucket_counts)} bucket counts for {len(self._counts)} buckets")
+        if min(bucket_counts) < 0:
+            raise ValueError("bucket counts only go up")
+        with self._lock:
+            for i, n in enumerate(bucket_counts):
+                self._counts[i] += n
+            self._sum += total
+
+    def observe(self, seconds: float) -> None:
+        i = bisect_left(self.buckets, seconds)  # Prometheus buckets are `le`
+        with self._lock:
+            self._counts[i] += 1
+            self._sum += seconds
+
+    def describe(self) -> Iterable[Metric]:
+        """The name only, so the registry rejects a duplicate without collecting."""
+        return [HistogramMetricFamily(self.name, self.documentation, labels=())]
+
+    def collect(self) -> Iterable[Metric]:
+        with self._lock:
+            counts, total = list(self._counts), self._sum
+        family = HistogramMetricFamily(self.name, self.documentation, labels=())
+        family.add_metric((), list(zip(self._le, accumulate(counts), strict=True)), total)
+        return [family]
