@@ -6,6 +6,11 @@ Rebalance callbacks only run inside `consume()`, and a batch's transaction is al
 or aborted before the next `consume()`, so a revoke never finds an open transaction; a batch
 whose partitions moved during it fails to commit (the group generation changed), is aborted,
 and the new owner decides those records instead.
+
+The claim metrics (decisions, rule failures, dead letters, claim durations) follow the same
+rule as the outputs: the processor tallies a batch, `_finish` publishes the tally once the batch
+is committed, and every path that aborts or re-reads a batch drops it, so a claim decided twice
+is counted once.
 """
 
 from __future__ import annotations
@@ -264,6 +269,9 @@ class Pipeline:
         self.consumer.commit(offsets=offsets, asynchronous=False)
 
     def _finish(self, records: list[Message], started: float) -> None:
+        """The batch is committed: publish its claim metrics (before `processed` moves, which
+        is what callers wait on), progress, batch duration and end-to-end latency."""
+        self.processor.tally.publish(self.metrics)
         now = time.time()
         self.processed += len(records)
         self.last_progress = now
@@ -289,6 +297,7 @@ class Pipeline:
 
     def _recover(self, error: KafkaError, first: dict[tuple[str, int], int]) -> None:
         """Abort (or rebuild the producer when fenced), then rewind to the batch's start."""
+        self.processor.tally.clear()  # the batch will be decided again
         if error.code() in _FENCED or (error.fatal() and self.exactly_once):
             self.metrics.transactions.labels("fenced").inc()
             log.error("producer fenced; recreating it", extra={"error": error.str()})
@@ -306,6 +315,7 @@ class Pipeline:
                 self.consumer.seek(TopicPartition(topic, partition, offset))
 
     def _abort_quietly(self) -> None:
+        self.processor.tally.clear()  # under either guarantee: the batch is not committed
         if not self.exactly_once:
             return
         try:

@@ -2,7 +2,8 @@
 
 Broker-free: it takes anything shaped like a `confluent_kafka.Message`, so unit tests need no
 Kafka. Nothing about a record's content can make it raise; only the DLQ ratio guard and
-infrastructure failures (e.g. the schema registry down) do.
+infrastructure failures (e.g. the schema registry down) do. What it decides is counted in its
+`tally`, which the pipeline publishes to the metrics only once the batch is committed.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from consumer.decoding import SchemaRegistryUnavailableError
 from consumer.dlq import VALUE_OMITTED, DeadLetterGuard, Headers, dead_letter_headers
 from consumer.engine import ACCEPTED, Engine
 from consumer.errors import DecodeError, SchemaError
-from consumer.metrics import Metrics
 from consumer.settings import TopicSettings
+from consumer.tally import Tally
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,6 @@ class ClaimProcessor:
         encode: Encode,
         topics: TopicSettings,
         guard: DeadLetterGuard,
-        metrics: Metrics,
         *,
         keep_dead_letters: bool = True,
     ) -> None:
@@ -73,13 +73,10 @@ class ClaimProcessor:
         self.encode = encode
         self.topics = topics
         self.guard = guard
-        self.metrics = metrics
+        self.tally = Tally()  # this batch's counts; see consumer.tally
         # False when replaying the DLQ itself: what still cannot be decoded is counted and left
         # in place rather than appended to the same topic again.
         self.keep_dead_letters = keep_dead_letters
-        # Labelled children looked up once, not per claim.
-        self._decision_counters: dict[tuple[str, str], Any] = {}
-        self._rule_counters: dict[str, Any] = {}
 
     def process(self, msg: KafkaRecord) -> Output:
         started = time.perf_counter()
@@ -103,7 +100,7 @@ class ClaimProcessor:
             message = f"{type(exc).__name__} while deciding the claim"
             return self._dead_letter(msg, ENGINE_ERROR, message, topic, partition, offset)
         self.guard.record(False)
-        self._count(outcome.decision, claim["line_of_business"], outcome.reasons)
+        self.tally.add_decision(outcome.decision, claim["line_of_business"], outcome.reasons)
         headers: Headers = [
             ("decision", outcome.decision.encode()),
             ("rule_set_version", outcome.rule_set_version.encode()),
@@ -111,14 +108,14 @@ class ClaimProcessor:
             ("source.partition", str(partition).encode()),
             ("source.offset", str(offset).encode()),
         ]
-        self.metrics.claim_duration.observe(time.perf_counter() - started)
+        self.tally.observe_claim(time.perf_counter() - started)
         return Output(target, msg.key(), value, headers, outcome.decision)
 
     def _dead_letter(
         self, msg: KafkaRecord, error_class: str, message: str, topic: str, part: int, offset: int
     ) -> Output:
         self.guard.record(True)  # raises when too many recent records are dead letters
-        self.metrics.dlq_records.labels(error_class).inc()
+        self.tally.add_dead_letter(error_class)
         log.warning(
             "record dead-lettered",
             extra={"topic": topic, "partition": part, "offset": offset, "error_class": error_class},
@@ -134,20 +131,3 @@ class ClaimProcessor:
             value = b""
         target = self.topics.dlq if self.keep_dead_letters else ""
         return Output(target, msg.key(), value, headers, None)
-
-    def _count(self, decision: str, lob: str, reasons: list[dict[str, Any]]) -> None:
-        counter = self._decision_counters.get((decision, lob))
-        if counter is None:
-            counter = self._decision_counters[(decision, lob)] = self.metrics.decisions.labels(
-                decision, lob
-            )
-        counter.inc()
-        for reason in reasons:
-            if reason["carc"]:
-                rule_id = reason["rule_id"]
-                child = self._rule_counters.get(rule_id)
-                if child is None:
-                    child = self._rule_counters[rule_id] = self.metrics.rule_failures.labels(
-                        rule_id
-                    )
-                child.inc()

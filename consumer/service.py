@@ -80,7 +80,6 @@ def build_service(
         build_encoder(settings),
         topics,
         DeadLetterGuard(settings.processing.dlq_max_ratio, settings.processing.dlq_window),
-        metrics,
         keep_dead_letters=keep_dead_letters,
     )
     pipeline = Pipeline(settings, processor, metrics)

@@ -1,10 +1,14 @@
-"""The record processor without a broker: decisions, dead letters, metrics, no exception escapes."""
+"""The record processor without a broker: decisions, dead letters, metrics, no exception escapes.
+
+The processor counts into its tally; the metrics see a batch only when the pipeline publishes
+it after the commit (`publish` below stands for that)."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 from hypothesis import given, settings
@@ -53,8 +57,14 @@ def engine() -> Engine:
     return Engine.load()
 
 
-@pytest.fixture
-def parts(engine: Engine) -> tuple[ClaimProcessor, CollectorRegistry, Any]:
+class Parts(NamedTuple):
+    processor: ClaimProcessor
+    registry: CollectorRegistry
+    encode: Callable[[dict[str, Any]], bytes]
+    publish: Callable[[], None]  # what the pipeline does after a commit
+
+
+def new_parts(engine: Engine) -> Parts:
     settings = load_settings()
     registry = CollectorRegistry()
     metrics = Metrics(registry, all_rules(), (*DLQ_ERROR_CLASSES, ENGINE_ERROR))
@@ -64,9 +74,14 @@ def parts(engine: Engine) -> tuple[ClaimProcessor, CollectorRegistry, Any]:
         build_encoder(settings),
         TopicSettings(),
         DeadLetterGuard(max_ratio=0.5, window=10),
-        metrics,
     )
-    return processor, registry, build_claim_encoder(settings)
+    encode = build_claim_encoder(settings)
+    return Parts(processor, registry, encode, lambda: processor.tally.publish(metrics))
+
+
+@pytest.fixture
+def parts(engine: Engine) -> Parts:
+    return new_parts(engine)
 
 
 def decode_decision(value: bytes) -> dict[str, Any]:
@@ -79,8 +94,8 @@ def decode_decision(value: bytes) -> dict[str, Any]:
     return fastavro.schemaless_reader(io.BytesIO(value), decision_schema(), None)  # type: ignore[return-value]
 
 
-def test_a_clean_claim_goes_to_accepted_keyed_like_the_input(parts: Any) -> None:
-    processor, registry, encode = parts
+def test_a_clean_claim_goes_to_accepted_keyed_like_the_input(parts: Parts) -> None:
+    processor, registry, encode, publish = parts
     out = processor.process(FakeMessage(encode(claim_record())))
     assert (out.topic, out.key, out.decision) == ("claims.accepted", b"M000123456", "ACCEPTED")
     headers = dict(out.headers)
@@ -90,11 +105,14 @@ def test_a_clean_claim_goes_to_accepted_keyed_like_the_input(parts: Any) -> None
     assert decision["source"] == {"topic": "claims.submitted", "partition": 2, "offset": 41}
     assert decision["claim"] == claim_record()
     labels = {"decision": "ACCEPTED", "line_of_business": "MEDICAID"}
+    assert registry.get_sample_value("infusion_validator_decisions_total", labels) == 0
+    publish()
     assert registry.get_sample_value("infusion_validator_decisions_total", labels) == 1
+    assert registry.get_sample_value("infusion_validator_claim_duration_seconds_count") == 1
 
 
-def test_a_bad_claim_goes_to_pended_with_its_reasons_counted(parts: Any) -> None:
-    processor, registry, encode = parts
+def test_a_bad_claim_goes_to_pended_with_its_reasons_counted(parts: Parts) -> None:
+    processor, registry, encode, publish = parts
     claim = claim_record(place_of_service="11")
     for line in claim["lines"]:
         line["place_of_service"] = None
@@ -103,6 +121,7 @@ def test_a_bad_claim_goes_to_pended_with_its_reasons_counted(parts: Any) -> None
     assert out.topic == "claims.pended"
     rules = {r["rule_id"] for r in decode_decision(out.value)["reasons"]}
     assert rules == {"pos.not-home", "units.invalid", "units.per-diem"}
+    publish()
     value = registry.get_sample_value(
         "infusion_validator_rule_failures_total", {"rule_id": "pos.not-home"}
     )
@@ -114,10 +133,11 @@ def test_a_bad_claim_goes_to_pended_with_its_reasons_counted(parts: Any) -> None
     [(b"", "empty_value"), (None, "empty_value"), (b"\xff\xfe garbage", "not_avro")],
 )
 def test_undecodable_records_become_dead_letters_with_their_bytes(
-    parts: Any, value: bytes | None, error_class: str
+    parts: Parts, value: bytes | None, error_class: str
 ) -> None:
-    processor, registry, _ = parts
+    processor, registry, _, publish = parts
     out = processor.process(FakeMessage(value, _key=b"k"))
+    publish()
     headers = dict(out.headers)
     assert (out.topic, out.key, out.value, out.decision) == ("claims.dlq", b"k", value or b"", None)
     assert headers["dlq.error.class"] == error_class.encode()
@@ -128,12 +148,13 @@ def test_undecodable_records_become_dead_letters_with_their_bytes(
         )
         == 1
     )
+    assert registry.get_sample_value("infusion_validator_claim_duration_seconds_count") == 0
 
 
 def test_a_rule_that_crashes_dead_letters_the_record_instead_of_stopping(
-    parts: Any, monkeypatch: pytest.MonkeyPatch
+    parts: Parts, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    processor, _, encode = parts
+    processor, _, encode, _ = parts
 
     def broken(claim: dict[str, Any]) -> Any:
         raise ZeroDivisionError
@@ -142,6 +163,56 @@ def test_a_rule_that_crashes_dead_letters_the_record_instead_of_stopping(
     out = processor.process(FakeMessage(encode(claim_record())))
     assert out.topic == "claims.dlq"
     assert dict(out.headers)["dlq.error.class"] == ENGINE_ERROR.encode()
+
+
+def a_batch(encode: Callable[[dict[str, Any]], bytes]) -> list[FakeMessage]:
+    """Two accepted claims, one pended (not at home, on every line) and one dead letter."""
+    pended = claim_record(place_of_service="11")
+    for line in pended["lines"]:
+        line["place_of_service"] = None
+    values = [encode(claim_record()), encode(pended), b"garbage", encode(claim_record())]
+    return [FakeMessage(v, _offset=i) for i, v in enumerate(values)]
+
+
+CLAIM_SERIES = (
+    "infusion_validator_decisions_total",
+    "infusion_validator_rule_failures_total",
+    "infusion_validator_dlq_records_total",
+    "infusion_validator_claim_duration_seconds_count",
+)
+
+
+def claim_samples(registry: CollectorRegistry) -> dict[tuple[str, str], float]:
+    return {
+        (sample.name, repr(sorted(sample.labels.items()))): sample.value
+        for family in registry.collect()
+        for sample in family.samples
+        if sample.name in CLAIM_SERIES
+    }
+
+
+def test_an_aborted_batch_is_counted_once_when_it_is_decided_again(engine: Engine) -> None:
+    once, twice = new_parts(engine), new_parts(engine)
+    for msg in a_batch(once.encode):
+        once.processor.process(msg)
+    once.publish()
+
+    for msg in a_batch(twice.encode):
+        twice.processor.process(msg)
+    twice.processor.tally.clear()  # the transaction was aborted; the batch is read again
+    for msg in a_batch(twice.encode):
+        twice.processor.process(msg)
+    twice.publish()
+
+    counted = claim_samples(twice.registry)
+    assert counted == claim_samples(once.registry)
+    count = twice.registry.get_sample_value
+    assert count("infusion_validator_claim_duration_seconds_count") == 3
+    assert count("infusion_validator_dlq_records_total", {"error_class": "not_avro"}) == 1
+    assert count("infusion_validator_rule_failures_total", {"rule_id": "pos.not-home"}) == 5
+    medicaid = {"line_of_business": "MEDICAID"}
+    assert count("infusion_validator_decisions_total", {"decision": "ACCEPTED", **medicaid}) == 2
+    assert count("infusion_validator_decisions_total", {"decision": "PENDED", **medicaid}) == 1
 
 
 def test_the_guard_stops_when_most_recent_records_are_dead_letters() -> None:
@@ -171,7 +242,6 @@ def fuzz_processor(engine: Engine) -> ClaimProcessor:
         build_encoder(settings_),
         TopicSettings(),
         DeadLetterGuard(max_ratio=1.0, window=10),  # never trips: fuzz input is mostly garbage
-        Metrics(CollectorRegistry(), all_rules(), (*DLQ_ERROR_CLASSES, ENGINE_ERROR)),
     )
 
 
