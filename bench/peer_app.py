@@ -3,8 +3,10 @@ exactly-once, i.e. what a Python user would build instead of our own Kafka loop.
 
 It runs in its own virtual environment (Quix Streams 3.x pins confluent-kafka < 2.12, we need
 ≥ 2.13), with the repository on PYTHONPATH so it imports *our* `consumer` package: the same
-compiled decoder, engine, decision record and encoder as the validator. Quix's own defaults
-are kept (commit every 5 s, `poll()` one message at a time), as a user would get them.
+decision code as the validator: the compiled hot path (`consumer._native`) first, the Python
+decoder, engine and encoder for what it hands back. So the two rows differ only in the Kafka
+loop around that code. Quix's own defaults are kept (commit every 5 s, `poll()` one message
+at a time), as a user would get them.
 
     python bench/peer_app.py --bootstrap HOST:PORT --input T --accepted A --pended P --group G
 """
@@ -19,10 +21,34 @@ from typing import Any
 from quixstreams import Application, message_context
 from quixstreams.models.serializers import Serializer
 
+from consumer import __version__, _native
 from consumer.decisions import decision_record, source_of
 from consumer.engine import ACCEPTED, Engine
+from consumer.fastpath import native_config
+from consumer.metrics import CLAIM_BUCKETS
 from consumer.settings import Settings
 from consumer.wire import build_decoder, build_encoder
+
+
+class Record:
+    """The parts of a Kafka message the compiled path reads, from Quix's message context."""
+
+    __slots__ = ("_offset", "_partition", "_topic", "_value")
+
+    def __init__(self, value: bytes, topic: str, partition: int, offset: int) -> None:
+        self._value, self._topic, self._partition, self._offset = value, topic, partition, offset
+
+    def value(self) -> bytes:
+        return self._value
+
+    def topic(self) -> str:
+        return self._topic
+
+    def partition(self) -> int:
+        return self._partition
+
+    def offset(self) -> int:
+        return self._offset
 
 
 class DecisionBytes(Serializer):
@@ -59,8 +85,21 @@ def main(argv: list[str] | None = None) -> int:
     accepted = app.topic(args.accepted, key_serializer="bytes", value_serializer=DecisionBytes())
     pended = app.topic(args.pended, key_serializer="bytes", value_serializer=DecisionBytes())
 
+    native = _native.FastPath(
+        native_config(engine),
+        validator_version=__version__,
+        accepted_topic=args.accepted,
+        pended_topic=args.pended,
+        max_value_bytes=settings.processing.max_value_bytes,
+        max_lines=settings.processing.max_lines,
+        duration_bounds=list(CLAIM_BUCKETS),
+    )
+
     def decide(value: bytes) -> tuple[bool, bytes]:
         ctx = message_context()
+        fast = native.process([Record(value, ctx.topic, ctx.partition, ctx.offset)])[0]
+        if fast is not None:
+            return fast[0] == args.accepted, fast[1]
         claim, body = decode(value)
         outcome = engine.decide(claim)
         record = decision_record(

@@ -29,9 +29,9 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Produ
 
 from consumer.clients import consumer_config, producer_config
 from consumer.decoding import SchemaRegistryUnavailableError
-from consumer.dlq import DeadLetterRatioError
+from consumer.dlq import DeadLetterRatioError, Headers
 from consumer.metrics import Metrics
-from consumer.processing import ClaimProcessor, Output
+from consumer.processing import ClaimProcessor
 from consumer.ranges import TIMEOUT as RANGE_TIMEOUT
 from consumer.ranges import PartitionRange, reached_end
 from consumer.settings import Settings
@@ -205,16 +205,17 @@ class Pipeline:
 
     def _produce_all(self, records: list[Message]) -> None:
         self.metrics.records_consumed.labels(self.settings.topics.input).inc(len(records))
-        for msg in records:
-            out = self.processor.process(msg)
-            self._produce(out)
+        produce = self._produce
+        for msg, (topic, value, headers) in zip(
+            records, self.processor.process_batch(records), strict=True
+        ):
+            if topic:  # else a dead letter replayed from the DLQ, which stays where it is
+                produce(topic, value, msg.key(), headers)
 
-    def _produce(self, out: Output) -> None:
-        if not out.topic:  # a dead letter replayed from the DLQ stays where it is
-            return
+    def _produce(self, topic: str, value: bytes, key: bytes | None, headers: Headers) -> None:
         while True:
             try:
-                self.producer.produce(out.topic, out.value, out.key, headers=out.headers)
+                self.producer.produce(topic, value, key, headers=headers)
                 return
             except BufferError:  # queue full: let deliveries drain, then retry
                 self.producer.poll(0.1)

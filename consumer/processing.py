@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from consumer.decisions import decision_record, source_of
 from consumer.decoding import SchemaRegistryUnavailableError
@@ -21,6 +21,9 @@ from consumer.engine import ACCEPTED, Engine
 from consumer.errors import DecodeError, SchemaError
 from consumer.settings import TopicSettings
 from consumer.tally import Tally
+
+if TYPE_CHECKING:
+    from consumer._native import FastPath
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +52,9 @@ class Output:
     decision: str | None  # None for a dead letter
 
 
+# (topic, value, headers) of one output record; an empty topic means "write nothing".
+Produced = tuple[str, bytes, Headers]
+
 # value → (claim record, the claim's Avro body when it can be copied into the decision as is)
 Decode = Callable[[bytes | None], tuple[dict[str, Any], bytes | None]]
 # (decision record, output topic, claim body or None) → value
@@ -67,6 +73,7 @@ class ClaimProcessor:
         guard: DeadLetterGuard,
         *,
         keep_dead_letters: bool = True,
+        fast: FastPath | None = None,
     ) -> None:
         self.engine = engine
         self.decode = decode
@@ -77,6 +84,33 @@ class ClaimProcessor:
         # False when replaying the DLQ itself: what still cannot be decoded is counted and left
         # in place rather than appended to the same topic again.
         self.keep_dead_letters = keep_dead_letters
+        # The compiled hot path (consumer.fastpath), tried first for every record.
+        self.fast = fast
+
+    def process_batch(self, records: Sequence[KafkaRecord]) -> list[Produced]:
+        """(topic, value, headers) for each record, in order; the key is the record's own.
+
+        The compiled path decides what it can in one call; each record it hands back goes
+        through `process`, the reference path, which decides or dead-letters it.
+        """
+        if self.fast is None:
+            return [(out.topic, out.value, out.headers) for out in map(self.process, records)]
+        results: list[Produced | None] = self.fast.process(records)
+        guard, clean = self.guard, 0
+        for index, result in enumerate(results):
+            if result is not None:
+                clean += 1
+                continue
+            guard.record_clean(clean)  # the DLQ window sees the records in their order
+            clean = 0
+            out = self.process(records[index])
+            results[index] = (out.topic, out.value, out.headers)
+        guard.record_clean(clean)
+        counts = self.fast.take_tally()
+        self.tally.add_decisions(counts["decisions"])
+        self.tally.add_rule_failures(counts["rule_failures"])
+        self.tally.add_claim_durations(counts["duration_buckets"], counts["duration_sum"])
+        return results  # type: ignore[return-value]  # every None was replaced
 
     def process(self, msg: KafkaRecord) -> Output:
         started = time.perf_counter()

@@ -23,6 +23,7 @@ from consumer.clients import check_cluster
 from consumer.dlq import DeadLetterGuard
 from consumer.engine import Engine
 from consumer.engine.registry import all_rules
+from consumer.fastpath import build_fast_path
 from consumer.http import HealthServer
 from consumer.metrics import Metrics
 from consumer.pipeline import Pipeline
@@ -81,6 +82,7 @@ def build_service(
         topics,
         DeadLetterGuard(settings.processing.dlq_max_ratio, settings.processing.dlq_window),
         keep_dead_letters=keep_dead_letters,
+        fast=build_fast_path(settings, engine),
     )
     pipeline = Pipeline(settings, processor, metrics)
     return Service(settings, engine, registry, metrics, pipeline)

@@ -252,3 +252,57 @@ def test_no_exception_escapes_the_processor_for_any_bytes(
 ) -> None:
     out = fuzz_processor.process(FakeMessage(value))
     assert out.topic in ("claims.accepted", "claims.pended", "claims.dlq")
+
+
+def test_a_batch_through_the_compiled_path_equals_the_python_path(engine: Engine) -> None:
+    """Same outputs, counts and DLQ window with or without the compiled path; what it hands
+    back (undecodable bytes, text only Python formats) goes through `process` in its place."""
+    from consumer.fastpath import build_fast_path
+
+    odd = claim_record()
+    odd["lines"][0]["procedure_code"] = "\u017f9500"  # long s: only Python upper-cases it
+    plain, fast = new_parts(engine), new_parts(engine)
+    fast.processor.fast = build_fast_path(load_settings(), engine)
+    assert fast.processor.fast is not None
+    pended = claim_record(place_of_service="11")
+    values = [plain.encode(claim_record()), b"\x01garbage", plain.encode(odd), None]
+    batch = [FakeMessage(v, _offset=i) for i, v in enumerate([*values, plain.encode(pended)])]
+
+    outputs = []
+    for parts in (plain, fast):
+        produced = parts.processor.process_batch(batch)
+        parts.publish()
+        outputs.append(
+            [
+                (
+                    topic,
+                    [h for h in headers if h[0] != "dlq.failed.at"],
+                    decode_decision(v) if "dlq" not in topic else v,
+                )
+                for topic, v, headers in produced
+            ]
+        )
+        assert parts.processor.guard.ratio == pytest.approx(2 / 5)
+    for got, want in zip(*outputs, strict=True):
+        if isinstance(want, tuple) and isinstance(want[2], dict):
+            want[2]["decided_at"] = got[2]["decided_at"]
+    assert outputs[0] == outputs[1]
+    assert [t for t, _, _ in outputs[1]] == [
+        "claims.accepted",
+        "claims.dlq",
+        "claims.accepted",  # decided in Python, which reads the long s as S: S9500
+        "claims.dlq",
+        "claims.pended",
+    ]
+    for name, labels in [
+        (
+            "infusion_validator_decisions_total",
+            {"decision": "PENDED", "line_of_business": "MEDICAID"},
+        ),
+        ("infusion_validator_rule_failures_total", {"rule_id": "pos.not-home"}),
+        ("infusion_validator_dlq_records_total", {"error_class": "not_avro"}),
+        ("infusion_validator_claim_duration_seconds_count", {}),
+    ]:
+        assert plain.registry.get_sample_value(name, labels) == fast.registry.get_sample_value(
+            name, labels
+        ), name
