@@ -28,14 +28,16 @@ def _engine(args: argparse.Namespace):  # type: ignore[no-untyped-def]  # lazy i
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from consumer.offline import validate
+    from consumer.fastpath import build_offline_fast_path
+    from consumer.offline import MAX_LINES, validate
 
     engine = _engine(args)
+    fast = build_offline_fast_path(engine, MAX_LINES)
     if args.output:
         with open(args.output, "wb") as out:
-            summary = validate(args.file, engine, out, sys.stderr)
+            summary = validate(args.file, engine, out, sys.stderr, fast)
     else:
-        summary = validate(args.file, engine, sys.stdout.buffer, sys.stderr)
+        summary = validate(args.file, engine, sys.stdout.buffer, sys.stderr, fast)
         sys.stdout.flush()
     print(summary.describe(), file=sys.stderr)
     return 0

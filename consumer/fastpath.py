@@ -130,6 +130,24 @@ def build_fast_path(settings: Settings, engine: Engine) -> _native.FastPath | No
     return None
 
 
+def build_offline_fast_path(engine: Engine, max_lines: int) -> _native.FastPath | None:
+    """The compiled path for offline `validate` (JSON Lines), or None (logged) when a rule
+    has no native implementation."""
+    missing = missing_native_rules()
+    if missing:
+        log.warning("compiled path off", extra={"reason": f"no native {', '.join(missing)}"})
+        return None
+    return _native.FastPath(
+        native_config(engine),
+        validator_version=__version__,
+        accepted_topic="",
+        pended_topic="",
+        max_value_bytes=0,
+        max_lines=max_lines,
+        duration_bounds=list(CLAIM_BUCKETS),
+    )
+
+
 def _unsupported(settings: Settings) -> str | None:
     if settings.input_wire_format != "raw" or settings.decision_wire_format != "raw":
         return "the confluent wire format is decided in Python for now"

@@ -11,6 +11,7 @@ mod claim;
 mod config;
 mod decision;
 mod engine;
+mod json;
 mod pytext;
 mod rules;
 
@@ -45,6 +46,16 @@ struct Tally {
 }
 
 impl Tally {
+    fn count(&mut self, claim: &claim::Claim, outcome: &engine::Outcome) {
+        let decision = usize::from(outcome.pended);
+        self.decisions[decision][usize::from(claim.line_of_business)] += 1;
+        for reason in &outcome.reasons {
+            if let Some(rule) = reason.rule.filter(|r| r.pends()) {
+                *self.rule_failures.entry(rule.rule_id.clone()).or_insert(0) += 1;
+            }
+        }
+    }
+
     fn new(buckets: usize) -> Self {
         Tally {
             decisions: [[0; 5]; 2],
@@ -79,8 +90,12 @@ fn header<'py>(py: Python<'py>, name: &str, value: &[u8]) -> PyResult<Py<PyAny>>
         .unbind())
 }
 
+fn now_micros() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64)
+}
+
 fn now_millis() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+    now_micros() / 1000
 }
 
 #[pymethods]
@@ -161,6 +176,28 @@ impl FastPath {
         Ok(results)
     }
 
+    /// Offline `validate`: for each line of a JSON Lines file, its decision line, or None when
+    /// the Python path must read it (it may not be a claim at all). Counts as in `process`.
+    fn validate_json<'py>(
+        &mut self,
+        py: Python<'py>,
+        lines: &Bound<'py, PyList>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let results = PyList::empty(py);
+        for line in lines.iter() {
+            let started = Instant::now();
+            let line = line.cast::<PyBytes>()?;
+            match self.validate_one(line.as_bytes()) {
+                Some(decision) => {
+                    results.append(PyBytes::new(py, &decision))?;
+                    self.observe(started.elapsed().as_secs_f64());
+                }
+                None => results.append(py.None())?,
+            }
+        }
+        Ok(results)
+    }
+
     /// The counts since the last call, then zero them: `{"decisions": {(decision, lob): n},
     /// "rule_failures": {rule_id: n}, "duration_buckets": [n, ...], "duration_sum": s}`.
     fn take_tally<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
@@ -183,6 +220,21 @@ impl FastPath {
 }
 
 impl FastPath {
+    fn validate_one(&mut self, line: &[u8]) -> Option<Vec<u8>> {
+        let text = json::strip_bytes(line);
+        let parsed = json::parse(text)?;
+        let claim = parsed.claim();
+        if claim.lines.is_empty() || claim.lines.len() > self.max_lines {
+            return None;
+        }
+        let outcome = self.config.decide(&claim).ok()?;
+        let decided_at = json::timestamp_text(now_micros());
+        let decision =
+            json::decision_line(&claim, &outcome, &decided_at, &self.validator_version, text);
+        self.tally.count(&claim, &outcome);
+        Some(decision)
+    }
+
     fn observe(&mut self, seconds: f64) {
         let bucket = self.duration_bounds.iter().position(|b| seconds <= *b);
         let index = bucket.unwrap_or(self.duration_bounds.len());
@@ -274,13 +326,7 @@ impl FastPath {
             [target.topic.clone_ref(py).into_bound(py), PyBytes::new(py, &out).into_any(), headers.into_any()],
         )?;
 
-        let decision = usize::from(outcome.pended);
-        self.tally.decisions[decision][usize::from(claim.line_of_business)] += 1;
-        for reason in &outcome.reasons {
-            if let Some(rule) = reason.rule.filter(|r| r.pends()) {
-                *self.tally.rule_failures.entry(rule.rule_id.clone()).or_insert(0) += 1;
-            }
-        }
+        self.tally.count(&claim, &outcome);
         Ok(Some(result))
     }
 }
