@@ -77,11 +77,11 @@ class Metrics:
             CLAIM_BUCKETS,
             registry,
         )
-        self.end_to_end_latency = Histogram(
+        self.end_to_end_latency = BulkHistogram(
             name("end_to_end_latency_seconds"),
             "From the input record's timestamp to its decision being committed.",
-            buckets=LATENCY_BUCKETS,
-            registry=registry,
+            LATENCY_BUCKETS,
+            registry,
         )
         self.consumer_lag = Gauge(
             name("consumer_lag_records"),
@@ -166,6 +166,14 @@ class BulkHistogram(Collector):
             for i, n in enumerate(bucket_counts):
                 self._counts[i] += n
             self._sum += total
+
+    def observe_many(self, values: Iterable[float]) -> None:
+        """Many observations under one lock (a committed batch's latencies)."""
+        buckets, counts, total = self.buckets, [0] * len(self._counts), 0.0
+        for value in values:
+            counts[bisect_left(buckets, value)] += 1
+            total += value
+        self.add(counts, total)
 
     def observe(self, seconds: float) -> None:
         i = bisect_left(self.buckets, seconds)  # Prometheus buckets are `le`

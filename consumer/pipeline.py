@@ -280,11 +280,12 @@ class Pipeline:
         self.metrics.batch_duration.observe(time.perf_counter() - started)
         if self.on_batch:
             self.on_batch(self.processed)
-        latency = self.metrics.end_to_end_latency
-        for msg in records:
-            kind, millis = msg.timestamp()
-            if kind and millis > 0:
-                latency.observe(max(0.0, now - millis / 1000))
+        now_ms = now * 1000
+        self.metrics.end_to_end_latency.observe_many(
+            max(0.0, now_ms - millis) / 1000
+            for kind, millis in (msg.timestamp() for msg in records)
+            if kind and millis > 0
+        )
 
     def _mark_done(self) -> None:
         """Replay: pause the partitions that reached their end, so nothing past it is fetched.

@@ -7,6 +7,7 @@ leaves the group and returns 0.
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 import time
@@ -85,6 +86,10 @@ def build_service(
         fast=build_fast_path(settings, engine),
     )
     pipeline = Pipeline(settings, processor, metrics)
+    # What is loaded now (rule sets, the ICD-10-CM tables: ~630,000 objects) lives as long as
+    # the process. A full cyclic-GC pass over it takes ~140 ms, a stall in whatever batch it
+    # lands in; frozen, the collector only walks what the stream allocates.
+    gc.freeze()
     return Service(settings, engine, registry, metrics, pipeline)
 
 
