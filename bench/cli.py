@@ -218,7 +218,7 @@ def _main(argv: list[str] | None) -> int:
         order = [s for s in REPEATED if s in selected]
         if variants and "validator" in order:
             order.insert(order.index("validator") + 1, "validator-variants")
-        for r in range(args.repeat):
+        for r in range(args.repeat if order else 0):  # e.g. `--only latency` repeats nothing
             # Rotated each round, so no measurement always runs first (a position effect,
             # e.g. the broker still deleting the previous round's topics, would bias it).
             flat = [item for name in order for item in steps[name]]
