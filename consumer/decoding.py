@@ -66,7 +66,7 @@ ERROR_CLASSES = frozenset(
     ]
 )
 
-_HEADER = struct.Struct(">bI")  # confluent framing: magic byte, schema id
+CONFLUENT_HEADER = struct.Struct(">bI")  # confluent framing: magic byte, schema id
 _UNKNOWN_ID_CODES = {40403, 40400}  # "schema not found": real registry, client's mock
 
 
@@ -237,11 +237,12 @@ class ConfluentClaimDecoder:
         value = _check_size(value, self._limits)
         if value[0] != 0:
             raise DecodeError("bad_magic_byte", f"first byte is {value[0]}, expected 0")
-        if len(value) < _HEADER.size:
+        if len(value) < CONFLUENT_HEADER.size:
             raise DecodeError("truncated", "shorter than the 5-byte Confluent header")
-        schema_id = _HEADER.unpack_from(value)[1]
+        schema_id = CONFLUENT_HEADER.unpack_from(value)[1]
         read, verbatim = self._readers.get(schema_id) or self._reader_for(schema_id)
-        return read(value, _HEADER.size), (value[_HEADER.size :] if verbatim else None)
+        body = value[CONFLUENT_HEADER.size :] if verbatim else None
+        return read(value, CONFLUENT_HEADER.size), body
 
     def _reader_for(self, schema_id: int) -> tuple[BodyReader, bool]:
         failed = self._failed.get(schema_id)

@@ -19,14 +19,22 @@ import logging
 from datetime import date
 from typing import Any
 
+from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
+from confluent_kafka.schema_registry.error import SchemaRegistryError
+
 from consumer import __version__, _native
+from consumer.decoding import CONFLUENT_HEADER, SchemaRegistryUnavailableError
+from consumer.encoding import ConfluentDecisionEncoder
 from consumer.engine import Engine
 from consumer.engine.catalogue import Catalogue, CodeInfo
 from consumer.engine.icd10 import billable_codes
 from consumer.engine.policy import Policy
 from consumer.engine.registry import all_rules
+from consumer.errors import SchemaError
 from consumer.metrics import CLAIM_BUCKETS
+from consumer.schemas import CLAIM, schema_json
 from consumer.settings import Settings
+from consumer.wire import registry_client
 
 log = logging.getLogger(__name__)
 
@@ -106,28 +114,77 @@ def missing_native_rules() -> list[str]:
     return sorted(set(all_rules()) - set(_native.RULE_IDS))
 
 
-def build_fast_path(settings: Settings, engine: Engine) -> _native.FastPath | None:
+def build_fast_path(
+    settings: Settings, engine: Engine, registry: SchemaRegistryClient | None = None
+) -> _native.FastPath | None:
     """The compiled path for these settings, or None (logged once, with the reason) when
-    only the Python path can serve them: another writer schema or wire format, or a rule
-    the native side lacks."""
+    only the Python path can serve them: a writer schema other than ours, a rule the native
+    side lacks, or (confluent) a registry that cannot be asked at start-up.
+
+    Confluent framing: values written with the schema id our `ClaimSubmitted` has under
+    `<input>-value` take the compiled path, any other id the Python one; decisions get the
+    id the decision encoder registers (or finds) for each output topic.
+    """
     reason = _unsupported(settings)
     if reason is None:
         try:
-            native = _native.FastPath(
-                native_config(engine),
-                validator_version=__version__,
-                accepted_topic=settings.topics.accepted,
-                pended_topic=settings.topics.pended,
-                max_value_bytes=settings.processing.max_value_bytes,
-                max_lines=settings.processing.max_lines,
-                duration_bounds=list(CLAIM_BUCKETS),
-            )
-        except ValueError as exc:
+            return _build(settings, engine, registry)
+        except (ValueError, SchemaError, SchemaRegistryUnavailableError) as exc:
             reason = str(exc)
-        else:
-            return native
     log.warning("compiled fast path off; deciding in Python", extra={"reason": reason})
     return None
+
+
+def _build(
+    settings: Settings, engine: Engine, registry: SchemaRegistryClient | None
+) -> _native.FastPath:
+    confluent_in = settings.input_wire_format == "confluent"
+    confluent_out = settings.decision_wire_format == "confluent"
+    if (confluent_in or confluent_out) and registry is None:
+        registry = registry_client(settings)
+        if registry is None:
+            raise ValueError("the confluent wire format needs schema_registry.url")
+    prefixes = [b"", b""]
+    if confluent_out:
+        assert registry is not None
+        encoder = ConfluentDecisionEncoder(registry)
+        for i, topic in enumerate((settings.topics.accepted, settings.topics.pended)):
+            prefixes[i] = CONFLUENT_HEADER.pack(0, encoder.schema_id(topic))
+    native = _native.FastPath(
+        native_config(engine),
+        validator_version=__version__,
+        accepted_topic=settings.topics.accepted,
+        pended_topic=settings.topics.pended,
+        max_value_bytes=settings.processing.max_value_bytes,
+        max_lines=settings.processing.max_lines,
+        duration_bounds=list(CLAIM_BUCKETS),
+        header_len=CONFLUENT_HEADER.size if confluent_in else 0,
+        accepted_prefix=prefixes[0],
+        pended_prefix=prefixes[1],
+    )
+    if confluent_in:
+        assert registry is not None
+        schema_id = our_claim_schema_id(registry, f"{settings.topics.input}-value")
+        if schema_id is None:
+            log.warning(
+                "our ClaimSubmitted schema is not registered under the input subject; "
+                "every claim is decided in Python",
+                extra={"subject": f"{settings.topics.input}-value"},
+            )
+        else:
+            native.allow_schema_id(schema_id)
+    return native
+
+
+def our_claim_schema_id(registry: SchemaRegistryClient, subject: str) -> int | None:
+    """The id of our `ClaimSubmitted` schema under `subject`, None when not registered there."""
+    try:
+        found = registry.lookup_schema(subject, Schema(schema_json(CLAIM), "AVRO"))
+    except SchemaRegistryError as exc:
+        if exc.http_status_code == 404:
+            return None
+        raise SchemaRegistryUnavailableError(f"subject {subject}: {exc}") from exc
+    return None if found.schema_id is None else int(found.schema_id)
 
 
 def build_offline_fast_path(engine: Engine, max_lines: int) -> _native.FastPath | None:
@@ -149,8 +206,6 @@ def build_offline_fast_path(engine: Engine, max_lines: int) -> _native.FastPath 
 
 
 def _unsupported(settings: Settings) -> str | None:
-    if settings.input_wire_format != "raw" or settings.decision_wire_format != "raw":
-        return "the confluent wire format is decided in Python for now"
     if settings.writer_schema:
         return "a writer schema other than ours is read by fastavro"
     missing = missing_native_rules()

@@ -55,6 +55,12 @@ class Message:
     def value(self) -> bytes | None:
         return self._value
 
+    def key(self) -> bytes | None:
+        return b"M000123456"
+
+    def timestamp(self) -> tuple[int, int]:
+        return (1, 1_780_000_000_000)
+
 
 @pytest.fixture(scope="module")
 def engine() -> Engine:
@@ -296,3 +302,70 @@ def test_records_the_python_path_must_judge_come_back(
         [Message(b""), Message(None), Message(valid + b"\x00"), Message(avro_body(non_ascii))]
     ) == [None, None, None, None]
     assert native.process([Message(valid)])[0] is not None
+
+
+def test_confluent_framing_takes_the_compiled_path_for_our_schema_id(engine: Engine) -> None:
+    """Values framed with the id of our schema under `<input>-value` are decided natively and
+    framed with the decision schema's id; another id (another writer schema) goes to Python;
+    either way the output equals the Python path's."""
+    from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
+
+    from consumer.decoding import ConfluentClaimDecoder
+    from consumer.dlq import DeadLetterGuard
+    from consumer.encoding import ConfluentDecisionEncoder
+    from consumer.fastpath import build_fast_path
+    from consumer.processing import ClaimProcessor
+    from consumer.schemas import CLAIM, schema_json
+    from consumer.settings import Settings, TopicSettings
+
+    registry = SchemaRegistryClient.new_client({"url": "mock://native-confluent"})
+    settings = Settings(wire_format="confluent")  # type: ignore[call-arg]
+    ours = registry.register_schema(
+        f"{settings.topics.input}-value", Schema(schema_json(CLAIM), "AVRO")
+    )
+    other_schema = json.loads(schema_json(CLAIM))
+    other_schema["doc"] = "the same record, registered again under another subject with a doc"
+    other = registry.register_schema("elsewhere-value", Schema(json.dumps(other_schema), "AVRO"))
+    assert ours != other
+
+    def framed(schema_id: int, record: dict[str, Any]) -> bytes:
+        return b"\x00" + schema_id.to_bytes(4, "big") + avro_body(record)
+
+    pended = claim_record(place_of_service="11")
+    batch = [
+        Message(framed(ours, claim_record()), 0),
+        Message(framed(ours, pended), 1),
+        Message(framed(other, claim_record()), 2),
+        Message(b"\x00\x00\x00\x00\x63garbage", 3),
+    ]
+    outputs = []
+    for compiled in (False, True):
+        processor = ClaimProcessor(
+            engine,
+            ConfluentClaimDecoder(registry).decode_with_body,
+            ConfluentDecisionEncoder(registry).encode,
+            TopicSettings(),
+            DeadLetterGuard(max_ratio=0.9, window=10),
+            fast=build_fast_path(settings, engine, registry) if compiled else None,
+        )
+        if compiled:
+            assert processor.fast is not None
+            taken = [r is not None for r in processor.fast.process(batch)]
+            assert taken == [True, True, False, False]
+        produced = processor.process_batch(batch)
+        rows = []
+        for topic, value, headers in produced:
+            if topic.endswith("dlq"):
+                rows.append((topic, value, [h for h in headers if h[0] != "dlq.failed.at"]))
+                continue
+            decision = fastavro.schemaless_reader(io.BytesIO(value[5:]), decision_schema())
+            decision["decided_at"] = None
+            rows.append((topic, value[:5], headers, decision))
+        outputs.append(rows)
+    assert outputs[0] == outputs[1]
+    assert [row[0] for row in outputs[1]] == [
+        ACCEPTED_TOPIC,
+        PENDED_TOPIC,
+        ACCEPTED_TOPIC,
+        "claims.dlq",
+    ]
