@@ -241,6 +241,11 @@ def _main(argv: list[str] | None) -> int:
             _say(f"latency at {rate:,.0f} claims/s for {args.latency_seconds:.0f}s ...")
             lat = results["latency"] = measure_latency(w, rate, args.latency_seconds).as_dict()
             _say(f"  p50 {lat['p50_ms']:.1f} ms, p99 {lat['p99_ms']:.1f} ms")
+            # The same paced input through passthrough: what one transaction per batch costs
+            # on this broker whatever the work (the floor the validator's latency sits on).
+            floor = measure_latency(w, rate, args.latency_seconds, "passthrough").as_dict()
+            results["latency-passthrough"] = floor
+            _say(f"  passthrough: p50 {floor['p50_ms']:.1f} ms, p99 {floor['p99_ms']:.1f} ms")
         if "rss" in selected:
             _say(f"RSS over {args.rss_claims:,} claims ...")
             mem = results["rss"] = measure_memory(w, args.rss_claims).as_dict()
@@ -303,6 +308,12 @@ def _render(meta: dict[str, Any], results: dict[str, Any], found: list[report.Ta
         lines.append(
             f"latency at {lat['rate']:,.0f} claims/s: p50 {lat['p50_ms']:.1f} ms, "
             f"p99 {lat['p99_ms']:.1f} ms, max {lat['max_ms']:.1f} ms ({lat['count']:,} claims)"
+        )
+    if "latency-passthrough" in results:
+        lat = results["latency-passthrough"]
+        lines.append(
+            f"  passthrough at the same rate: p50 {lat['p50_ms']:.1f} ms, "
+            f"p99 {lat['p99_ms']:.1f} ms, max {lat['max_ms']:.1f} ms"
         )
     if "rss" in results:
         mem = results["rss"]

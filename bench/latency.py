@@ -17,7 +17,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 
-from bench.apps import REPO, Workload, _validator_cmd
+from bench.apps import REPO, Workload, _passthrough_cmd, _validator_cmd
 from bench.cluster import GroupProgress, produce_values, read_values
 from bench.measure import App
 
@@ -71,11 +71,15 @@ def _pace(
     done.set()
 
 
-def measure_latency(w: Workload, rate: float, seconds: float) -> LatencyResult:
-    """Run one validator (exactly-once, default settings) on a fresh input at `rate`."""
+def measure_latency(
+    w: Workload, rate: float, seconds: float, app_name: str = "validator"
+) -> LatencyResult:
+    """Run one validator (exactly-once, default settings) on a fresh input at `rate` - or,
+    with `app_name="passthrough"`, the minimal exactly-once loop with the same client settings,
+    batch size and timeout: the latency floor of one transaction per batch on this broker."""
     run_id = f"latency-{uuid.uuid4().hex[:6]}"
     group = f"bench-{run_id}"
-    names = ("input", "accepted", "pended", "dlq")
+    names = ("input", "accepted", "pended", "dlq", "out")
     topics = {name: f"bench.{run_id}.{name}" for name in names}
     w.cluster.create({t: (1 if n == "dlq" else w.partitions) for n, t in topics.items()})
     count = int(rate * seconds)
@@ -83,10 +87,13 @@ def measure_latency(w: Workload, rate: float, seconds: float) -> LatencyResult:
     items = read_values(w.bootstrap, w.input_topic, needed)
     items = (items * (needed // max(len(items), 1) + 1))[:needed]  # a small input: reuse it
     run_w = Workload(**{**w.__dict__, "input_topic": topics["input"]})
-    cmd, env = _validator_cmd(run_w, topics, group, "exactly_once", 0)
+    command = _passthrough_cmd if app_name == "passthrough" else _validator_cmd
+    cmd, env = command(run_w, topics, group, "exactly_once", 0)
+    if app_name == "passthrough":
+        cmd = [*cmd, "--trace-source"]
     log_dir = w.out_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
-    app = App("validator", cmd, env, log_dir / f"{run_id}.log", REPO)
+    app = App(app_name, cmd, env, log_dir / f"{run_id}.log", REPO)
     progress = GroupProgress(w.bootstrap, group, topics["input"])
     reader = Consumer(
         {
@@ -111,7 +118,7 @@ def measure_latency(w: Workload, rate: float, seconds: float) -> LatencyResult:
         reader.assign(
             [
                 TopicPartition(t, p, reader.get_watermark_offsets(TopicPartition(t, p), 30)[1])
-                for t in (topics["accepted"], topics["pended"])
+                for t in (topics["accepted"], topics["pended"], topics["out"])
                 for p in metadata.topics[t].partitions
             ]
         )

@@ -6,7 +6,10 @@ transaction per batch as the validator; the only thing missing is the validator'
 the Python ceiling the product keeps.
 
     python -m bench.passthrough --bootstrap HOST:PORT --input T --output T2 --group G \
-        [--guarantee exactly_once|at_least_once] [--transactional-id ID]
+        [--guarantee exactly_once|at_least_once] [--transactional-id ID] [--trace-source]
+
+`--trace-source` adds the validator's `source.partition`/`source.offset` headers, so the
+latency run can match outputs to inputs (the throughput rows run without it).
 
 Runs until SIGTERM/SIGINT; the harness measures it by its group's committed offsets.
 """
@@ -32,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--group", required=True)
     parser.add_argument("--guarantee", default="exactly_once")
     parser.add_argument("--transactional-id", default="bench-passthrough")
+    parser.add_argument("--trace-source", action="store_true")
     args = parser.parse_args(argv)
 
     settings = Settings(
@@ -78,9 +82,15 @@ def main(argv: list[str] | None = None) -> int:
             for msg in messages:
                 if msg.error() is not None:
                     raise KafkaException(msg.error())
+                headers = None
+                if args.trace_source:
+                    headers = [
+                        ("source.partition", str(msg.partition()).encode()),
+                        ("source.offset", str(msg.offset()).encode()),
+                    ]
                 while True:
                     try:
-                        produce(output, msg.value(), msg.key())
+                        produce(output, msg.value(), msg.key(), headers=headers)
                         break
                     except BufferError:
                         producer.poll(0.1)
