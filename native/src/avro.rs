@@ -119,12 +119,16 @@ impl<'a> Reader<'a> {
 
     fn date(&mut self) -> Option<i32> {
         let days = self.int()?;
-        (MIN_DAY..=MAX_DAY).contains(&i64::from(days)).then_some(days)
+        (MIN_DAY..=MAX_DAY)
+            .contains(&i64::from(days))
+            .then_some(days)
     }
 
     fn timestamp_millis(&mut self) -> Option<i64> {
         let millis = self.long()?;
-        (MIN_MILLIS..=MAX_MILLIS).contains(&millis).then_some(millis)
+        (MIN_MILLIS..=MAX_MILLIS)
+            .contains(&millis)
+            .then_some(millis)
     }
 
     /// `decimal(11, 2)` on bytes: two's complement big-endian unscaled value, in cents.
@@ -185,7 +189,12 @@ fn read_line<'a>(r: &mut Reader<'a>) -> Option<Line<'a>> {
 }
 
 fn read_ndc<'a>(r: &mut Reader<'a>) -> Option<Ndc<'a>> {
-    Some(Ndc { code: r.string()?, qualifier: r.string()?, unit: r.string()?, quantity: r.double()? })
+    Some(Ndc {
+        code: r.string()?,
+        qualifier: r.string()?,
+        unit: r.string()?,
+        quantity: r.double()?,
+    })
 }
 
 /// Appends Avro values to a buffer.

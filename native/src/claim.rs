@@ -47,10 +47,18 @@ pub struct Claim<'a> {
 
 /// The enum symbols, in schema order.
 pub const FREQUENCIES: [&str; 3] = ["ORIGINAL", "REPLACEMENT", "VOID"];
-pub const LINES_OF_BUSINESS: [&str; 5] =
-    ["MEDICARE_ADVANTAGE", "INDIVIDUAL_FAMILY", "CHIP", "MEDICAID", "UNKNOWN"];
+pub const LINES_OF_BUSINESS: [&str; 5] = [
+    "MEDICARE_ADVANTAGE",
+    "INDIVIDUAL_FAMILY",
+    "CHIP",
+    "MEDICAID",
+    "UNKNOWN",
+];
 pub const UNKNOWN_LOB: u8 = 4;
 
 pub fn lob_index(name: &str) -> Option<u8> {
-    LINES_OF_BUSINESS.iter().position(|lob| *lob == name).map(|i| i as u8)
+    LINES_OF_BUSINESS
+        .iter()
+        .position(|lob| *lob == name)
+        .map(|i| i as u8)
 }

@@ -152,7 +152,9 @@ impl RuleSet {
     }
 
     pub fn policy_for(&self, contract_id: Option<&str>) -> &Policy {
-        contract_id.and_then(|id| self.contracts.get(id)).unwrap_or(&self.default)
+        contract_id
+            .and_then(|id| self.contracts.get(id))
+            .unwrap_or(&self.default)
     }
 }
 
@@ -191,11 +193,16 @@ pub fn parse(json: &str) -> Result<Config, String> {
         })
         .collect::<Result<Vec<_>, String>>()?;
     rule_sets.sort_by_key(|rs| rs.effective_from);
-    Ok(Config { rule_sets, billable_diagnoses: data.billable_diagnoses })
+    Ok(Config {
+        rule_sets,
+        billable_diagnoses: data.billable_diagnoses,
+    })
 }
 
 fn lob(name: &str) -> Result<usize, String> {
-    lob_index(name).map(usize::from).ok_or_else(|| format!("unknown line of business {name}"))
+    lob_index(name)
+        .map(usize::from)
+        .ok_or_else(|| format!("unknown line of business {name}"))
 }
 
 fn by_lob<T>(map: HashMap<String, T>) -> Result<[Option<T>; 5], String> {
@@ -215,8 +222,11 @@ fn code_info(mut info: CodeInfo) -> Result<CodeInfo, String> {
 }
 
 fn catalogue(data: CatalogueData) -> Result<Catalogue, String> {
-    let codes =
-        data.codes.into_iter().map(|(c, i)| Ok((c, code_info(i)?))).collect::<Result<_, String>>()?;
+    let codes = data
+        .codes
+        .into_iter()
+        .map(|(c, i)| Ok((c, code_info(i)?)))
+        .collect::<Result<_, String>>()?;
     let mut prefix_defaults = HashMap::new();
     for (prefix, info) in data.prefix_defaults {
         let mut chars = prefix.chars();
@@ -225,7 +235,11 @@ fn catalogue(data: CatalogueData) -> Result<Catalogue, String> {
             _ => return Err(format!("prefix default {prefix:?} is not one character")),
         };
     }
-    Ok(Catalogue { codes, prefix_defaults, other: code_info(data.other)? })
+    Ok(Catalogue {
+        codes,
+        prefix_defaults,
+        other: code_info(data.other)?,
+    })
 }
 
 fn policy(data: PolicyData) -> Result<Policy, String> {
@@ -235,7 +249,12 @@ fn policy(data: PolicyData) -> Result<Policy, String> {
         .map(|r| {
             let rule = RuleId::parse(&r.rule_id)
                 .ok_or_else(|| format!("rule {} has no native implementation", r.rule_id))?;
-            Ok(ActiveRule { rule, rule_id: r.rule_id, carc: r.carc, rarc: r.rarc })
+            Ok(ActiveRule {
+                rule,
+                rule_id: r.rule_id,
+                carc: r.carc,
+                rarc: r.rarc,
+            })
         })
         .collect::<Result<_, String>>()?;
     let mut bundling = [false; 5];
@@ -246,7 +265,11 @@ fn policy(data: PolicyData) -> Result<Policy, String> {
     ndc_units_sorted.sort();
     ndc_units_sorted.dedup();
     let to_sets = |map: HashMap<String, Vec<String>>| {
-        by_lob(map.into_iter().map(|(k, v)| (k, v.into_iter().collect())).collect())
+        by_lob(
+            map.into_iter()
+                .map(|(k, v)| (k, v.into_iter().collect()))
+                .collect(),
+        )
     };
     debug_assert_eq!(LINES_OF_BUSINESS.len(), 5);
     Ok(Policy {

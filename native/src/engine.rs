@@ -30,12 +30,20 @@ impl Config {
             .map(|line| line.service_date_to.unwrap_or(line.service_date_from))
             .max()
             .ok_or(Fallback)?; // no lines: the Python path dead-letters the record
-        let Some(rule_set) = self.rule_sets.iter().rev().find(|rs| rs.in_effect(last_day)) else {
+        let Some(rule_set) = self
+            .rule_sets
+            .iter()
+            .rev()
+            .find(|rs| rs.in_effect(last_day))
+        else {
             return Ok(self.not_in_effect());
         };
         let policy = rule_set.policy_for(claim.contract_id);
         let views = line_views(claim, rule_set)?;
-        let lines = views.iter().filter(|v| v.date_to >= policy.effective_from).collect();
+        let lines = views
+            .iter()
+            .filter(|v| v.date_to >= policy.effective_from)
+            .collect();
         let ctx = Context {
             claim,
             policy,
@@ -60,7 +68,13 @@ impl Config {
         );
         Outcome {
             pended: false,
-            reasons: vec![Reason { rule: None, finding: Finding { line_number: None, message } }],
+            reasons: vec![Reason {
+                rule: None,
+                finding: Finding {
+                    line_number: None,
+                    message,
+                },
+            }],
             policy_id: &latest.policy_id,
             rule_set_version: &latest.version,
         }
@@ -74,9 +88,17 @@ fn decide_with<'c>(ctx: &Context<'_, 'c, '_>, policy: &'c Policy) -> Result<Outc
     for active in &policy.rules {
         active.rule.check(ctx, &mut findings)?;
         pended |= active.pends() && !findings.is_empty();
-        reasons.extend(findings.drain(..).map(|finding| Reason { rule: Some(active), finding }));
+        reasons.extend(findings.drain(..).map(|finding| Reason {
+            rule: Some(active),
+            finding,
+        }));
     }
-    Ok(Outcome { pended, reasons, policy_id: &policy.policy_id, rule_set_version: &policy.version })
+    Ok(Outcome {
+        pended,
+        reasons,
+        policy_id: &policy.policy_id,
+        rule_set_version: &policy.version,
+    })
 }
 
 fn line_views<'c, 'a>(

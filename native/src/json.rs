@@ -126,7 +126,10 @@ impl ParsedClaim<'_> {
         Claim {
             event_id: &c.event_id,
             claim_id: &c.claim_id,
-            frequency: FREQUENCIES.iter().position(|f| *f == c.frequency).unwrap_or(0) as u8,
+            frequency: FREQUENCIES
+                .iter()
+                .position(|f| *f == c.frequency)
+                .unwrap_or(0) as u8,
             payer_claim_number: opt(&c.payer_claim_number),
             submitted_at_millis: c.submitted_at,
             line_of_business: lob_index(&c.line_of_business).unwrap_or(UNKNOWN_LOB),
@@ -215,7 +218,11 @@ fn parse_date(text: &str) -> Option<i32> {
     if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
         return None;
     }
-    let (year, month, day) = (digits(&text[..4])?, digits(&text[5..7])?, digits(&text[8..])?);
+    let (year, month, day) = (
+        digits(&text[..4])?,
+        digits(&text[5..7])?,
+        digits(&text[8..])?,
+    );
     if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) {
         return None;
     }
@@ -266,14 +273,20 @@ fn parse_timestamp(text: &str) -> Option<i64> {
     if !(2..=9998).contains(&year) {
         return None; // near the ends a zone shift leaves Python's range: Python decides
     }
-    let (hour, minute, second) = (digits(&text[11..13])?, digits(&text[14..16])?, digits(&text[17..19])?);
+    let (hour, minute, second) = (
+        digits(&text[11..13])?,
+        digits(&text[14..16])?,
+        digits(&text[17..19])?,
+    );
     if hour > 23 || minute > 59 || second > 59 {
         return None;
     }
     let mut rest = &text[19..];
     let mut millis = 0;
     if let Some(fraction) = rest.strip_prefix('.') {
-        let end = fraction.find(|c: char| !c.is_ascii_digit()).unwrap_or(fraction.len());
+        let end = fraction
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(fraction.len());
         if end != 3 && end != 6 {
             return None;
         }
@@ -307,7 +320,9 @@ fn timestamp_millis<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
 /// "-?D+.DD" with at most 9 digits before the point -> cents. Other spellings (numbers,
 /// exponents, spaces, "-0.00") are Python's to read.
 fn parse_cents(text: &str) -> Option<i64> {
-    let (negative, body) = text.strip_prefix('-').map_or((false, text), |body| (true, body));
+    let (negative, body) = text
+        .strip_prefix('-')
+        .map_or((false, text), |body| (true, body));
     let (whole, fraction) = body.split_once('.')?;
     // Python: at most 9 digits before the point (leading zeros aside).
     if whole.trim_start_matches('0').len() > 9 || fraction.len() != 2 {
@@ -358,8 +373,15 @@ fn json_optional(out: &mut String, text: Option<&str>) {
 pub fn timestamp_text(micros: i64) -> String {
     let days = micros.div_euclid(86_400_000_000);
     let of_day = micros.rem_euclid(86_400_000_000);
-    let (hour, minute, second) = (of_day / 3_600_000_000, of_day / 60_000_000 % 60, of_day / 1_000_000 % 60);
-    let mut text = format!("{}T{hour:02}:{minute:02}:{second:02}", crate::pytext::iso_date(days as i32));
+    let (hour, minute, second) = (
+        of_day / 3_600_000_000,
+        of_day / 60_000_000 % 60,
+        of_day / 1_000_000 % 60,
+    );
+    let mut text = format!(
+        "{}T{hour:02}:{minute:02}:{second:02}",
+        crate::pytext::iso_date(days as i32)
+    );
     if of_day % 1_000_000 != 0 {
         write!(text, ".{:03}", of_day / 1000 % 1000).unwrap();
     }
@@ -382,14 +404,21 @@ pub fn decision_line(
     json_string(&mut out, claim.claim_id);
     out.push_str(",\"member_id\":");
     json_string(&mut out, claim.member_id);
-    out.push_str(if outcome.pended { ",\"decision\":\"PENDED\"" } else { ",\"decision\":\"ACCEPTED\"" });
+    out.push_str(if outcome.pended {
+        ",\"decision\":\"PENDED\""
+    } else {
+        ",\"decision\":\"ACCEPTED\""
+    });
     out.push_str(",\"reasons\":[");
     for (i, reason) in outcome.reasons.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
         out.push_str("{\"rule_id\":");
-        json_string(&mut out, reason.rule.map_or(NOT_IN_EFFECT, |r| r.rule_id.as_str()));
+        json_string(
+            &mut out,
+            reason.rule.map_or(NOT_IN_EFFECT, |r| r.rule_id.as_str()),
+        );
         out.push_str(",\"line_number\":");
         match reason.finding.line_number {
             Some(n) => write!(out, "{n}").unwrap(),
@@ -422,6 +451,9 @@ pub fn decision_line(
 pub fn strip_bytes(line: &[u8]) -> &[u8] {
     let space = |b: &u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r' | b'\x0b' | b'\x0c');
     let start = line.iter().position(|b| !space(b)).unwrap_or(line.len());
-    let end = line.iter().rposition(|b| !space(b)).map_or(start, |i| i + 1);
+    let end = line
+        .iter()
+        .rposition(|b| !space(b))
+        .map_or(start, |i| i + 1);
     &line[start..end]
 }

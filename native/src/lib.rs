@@ -85,13 +85,21 @@ pub struct FastPath {
 }
 
 fn header<'py>(py: Python<'py>, name: &str, value: &[u8]) -> PyResult<Py<PyAny>> {
-    Ok(PyTuple::new(py, [name.into_pyobject(py)?.into_any(), PyBytes::new(py, value).into_any()])?
-        .into_any()
-        .unbind())
+    Ok(PyTuple::new(
+        py,
+        [
+            name.into_pyobject(py)?.into_any(),
+            PyBytes::new(py, value).into_any(),
+        ],
+    )?
+    .into_any()
+    .unbind())
 }
 
 fn now_micros() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as i64)
 }
 
 fn now_millis() -> i64 {
@@ -122,7 +130,9 @@ impl FastPath {
     ) -> PyResult<Self> {
         let config = config::parse(config_json).map_err(PyValueError::new_err)?;
         if header_len != 0 && header_len != 5 {
-            return Err(PyValueError::new_err("header_len is 0 (raw) or 5 (confluent)"));
+            return Err(PyValueError::new_err(
+                "header_len is 0 (raw) or 5 (confluent)",
+            ));
         }
         let target = |topic: &str, prefix: Vec<u8>, decision: &str| -> PyResult<Target> {
             Ok(Target {
@@ -260,23 +270,45 @@ impl FastPath {
         msg: &Bound<'py, PyAny>,
     ) -> PyResult<Option<Bound<'py, PyTuple>>> {
         let value = msg.call_method0(intern!(py, "value"))?;
-        let Ok(value) = value.cast::<PyBytes>() else { return Ok(None) };
-        let Some(body) = self.body(value.as_bytes()) else { return Ok(None) };
-        let Some(claim) = avro::read_claim(body) else { return Ok(None) };
+        let Ok(value) = value.cast::<PyBytes>() else {
+            return Ok(None);
+        };
+        let Some(body) = self.body(value.as_bytes()) else {
+            return Ok(None);
+        };
+        let Some(claim) = avro::read_claim(body) else {
+            return Ok(None);
+        };
         if claim.lines.is_empty() || claim.lines.len() > self.max_lines {
             return Ok(None);
         }
-        let Ok(outcome) = self.config.decide(&claim) else { return Ok(None) };
+        let Ok(outcome) = self.config.decide(&claim) else {
+            return Ok(None);
+        };
 
         let topic_obj = msg.call_method0(intern!(py, "topic"))?;
-        let topic: &str = if topic_obj.is_none() { "" } else { topic_obj.extract()? };
-        let partition: i32 = msg.call_method0(intern!(py, "partition"))?.extract::<Option<i32>>()?.unwrap_or(0);
-        let offset: i64 = msg.call_method0(intern!(py, "offset"))?.extract::<Option<i64>>()?.unwrap_or(0);
+        let topic: &str = if topic_obj.is_none() {
+            ""
+        } else {
+            topic_obj.extract()?
+        };
+        let partition: i32 = msg
+            .call_method0(intern!(py, "partition"))?
+            .extract::<Option<i32>>()?
+            .unwrap_or(0);
+        let offset: i64 = msg
+            .call_method0(intern!(py, "offset"))?
+            .extract::<Option<i64>>()?
+            .unwrap_or(0);
 
         let target = &self.targets[usize::from(outcome.pended)];
         let mut out = Vec::with_capacity(target.prefix.len() + body.len() + 256);
         out.extend_from_slice(&target.prefix);
-        let source = Source { topic, partition, offset };
+        let source = Source {
+            topic,
+            partition,
+            offset,
+        };
         write_decision(
             &mut out,
             &claim,
@@ -291,7 +323,8 @@ impl FastPath {
             Some(h) => h.clone_ref(py),
             None => {
                 let h = header(py, "rule_set_version", outcome.rule_set_version.as_bytes())?;
-                self.version_headers.insert(outcome.rule_set_version.to_owned(), h.clone_ref(py));
+                self.version_headers
+                    .insert(outcome.rule_set_version.to_owned(), h.clone_ref(py));
                 h
             }
         };
@@ -323,7 +356,11 @@ impl FastPath {
         )?;
         let result = PyTuple::new(
             py,
-            [target.topic.clone_ref(py).into_bound(py), PyBytes::new(py, &out).into_any(), headers.into_any()],
+            [
+                target.topic.clone_ref(py).into_bound(py),
+                PyBytes::new(py, &out).into_any(),
+                headers.into_any(),
+            ],
         )?;
 
         self.tally.count(&claim, &outcome);

@@ -31,13 +31,19 @@ pub fn float_repr(value: f64) -> String {
         return "nan".into();
     }
     if value.is_infinite() {
-        return if value > 0.0 { "inf".into() } else { "-inf".into() };
+        return if value > 0.0 {
+            "inf".into()
+        } else {
+            "-inf".into()
+        };
     }
     // `{:e}` gives the shortest round-trip digits, as Python's repr does: "-1.25e3".
     let sci = format!("{value:e}");
     let (mantissa, exponent) = sci.split_once('e').expect("`{:e}` always has an exponent");
     let exponent: i32 = exponent.parse().expect("`{:e}` exponents are integers");
-    let (sign, mantissa) = mantissa.strip_prefix('-').map_or(("", mantissa), |m| ("-", m));
+    let (sign, mantissa) = mantissa
+        .strip_prefix('-')
+        .map_or(("", mantissa), |m| ("-", m));
     let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
     let point = exponent + 1; // digits before the decimal point
     let mut out = String::from(sign);
@@ -55,7 +61,10 @@ pub fn float_repr(value: f64) -> String {
         out.push_str(&digits);
     } else if digits.len() as i32 <= point {
         out.push_str(&digits);
-        out.extend(std::iter::repeat_n('0', (point - digits.len() as i32) as usize));
+        out.extend(std::iter::repeat_n(
+            '0',
+            (point - digits.len() as i32) as usize,
+        ));
         out.push_str(".0");
     } else {
         out.push_str(&digits[..point as usize]);
@@ -98,7 +107,11 @@ pub fn str_repr(text: &str) -> Option<String> {
     if !text.bytes().all(|b| (0x20..0x7f).contains(&b)) {
         return None;
     }
-    let quote = if text.contains('\'') && !text.contains('"') { '"' } else { '\'' };
+    let quote = if text.contains('\'') && !text.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
     let mut out = String::with_capacity(text.len() + 2);
     out.push(quote);
     for c in text.chars() {

@@ -116,7 +116,10 @@ rule_ids! {
 }
 
 fn found(out: &mut Vec<Finding>, line_number: Option<i32>, message: String) {
-    out.push(Finding { line_number, message });
+    out.push(Finding {
+        line_number,
+        message,
+    });
 }
 
 // --- place of service -------------------------------------------------------------------
@@ -156,12 +159,19 @@ fn group_name(group: &str) -> &str {
 }
 
 fn lob_code_set(ctx: &Context, out: &mut Vec<Finding>) -> Found {
-    let Some(not_billable) = &ctx.policy.not_billable[ctx.lob as usize] else { return Ok(()) };
+    let Some(not_billable) = &ctx.policy.not_billable[ctx.lob as usize] else {
+        return Ok(());
+    };
     if not_billable.is_empty() {
         return Ok(());
     }
     for line in &ctx.lines {
-        let barred = line.info.groups.iter().filter(|g| not_billable.contains(*g)).min();
+        let barred = line
+            .info
+            .groups
+            .iter()
+            .filter(|g| not_billable.contains(*g))
+            .min();
         if let Some(group) = barred {
             let message = format!(
                 "{} is a {}, which {} claims may not bill under {}; use the code set of the \
@@ -220,10 +230,18 @@ fn codes_mutually_exclusive(ctx: &Context, out: &mut Vec<Finding>) -> Found {
 
 fn addon_primary_missing(ctx: &Context, out: &mut Vec<Finding>) -> Found {
     for line in &ctx.lines {
-        let Some(primary) = &line.info.add_on_to else { continue };
-        if !ctx.all_lines.iter().any(|other| other.code == *primary && other.overlaps(line)) {
-            let message =
-                format!("Add-on code {} needs {} billed for the same day.", line.code, primary);
+        let Some(primary) = &line.info.add_on_to else {
+            continue;
+        };
+        if !ctx
+            .all_lines
+            .iter()
+            .any(|other| other.code == *primary && other.overlaps(line))
+        {
+            let message = format!(
+                "Add-on code {} needs {} billed for the same day.",
+                line.code, primary
+            );
             found(out, Some(line.number), message);
         }
     }
@@ -238,8 +256,10 @@ fn bundled_per_diem(ctx: &Context, out: &mut Vec<Finding>) -> Found {
         if !line.info.bundled_into_per_diem {
             continue;
         }
-        let cover =
-            ctx.lines.iter().find(|p| p.info.kind == Kind::PerDiem && p.overlaps(line));
+        let cover = ctx
+            .lines
+            .iter()
+            .find(|p| p.info.kind == Kind::PerDiem && p.overlaps(line));
         if let Some(cover) = cover {
             let message = format!(
                 "{} is included in per-diem {} (line {}) for the same days and cannot be \
@@ -306,7 +326,11 @@ fn dates_invalid(ctx: &Context, out: &mut Vec<Finding>) -> Found {
 
 fn dates_future(ctx: &Context, out: &mut Vec<Finding>) -> Found {
     for line in &ctx.lines {
-        let last = if line.days.is_some() { line.date_to } else { line.date_from };
+        let last = if line.days.is_some() {
+            line.date_to
+        } else {
+            line.date_from
+        };
         if last > ctx.submitted_on {
             let message = format!(
                 "Service date {} is after the claim was submitted on {}.",
@@ -321,7 +345,10 @@ fn dates_future(ctx: &Context, out: &mut Vec<Finding>) -> Found {
 
 fn dates_calendar_year(ctx: &Context, out: &mut Vec<Finding>) -> Found {
     for line in &ctx.lines {
-        let (from, to) = (crate::pytext::civil(line.date_from), crate::pytext::civil(line.date_to));
+        let (from, to) = (
+            crate::pytext::civil(line.date_from),
+            crate::pytext::civil(line.date_to),
+        );
         if from.0 != to.0 {
             let message = format!(
                 "{} to {} crosses into a new year; bill one line (and claim) per calendar year.",
@@ -336,7 +363,10 @@ fn dates_calendar_year(ctx: &Context, out: &mut Vec<Finding>) -> Found {
 
 fn dates_calendar_month(ctx: &Context, out: &mut Vec<Finding>) -> Found {
     for line in &ctx.lines {
-        let (from, to) = (crate::pytext::civil(line.date_from), crate::pytext::civil(line.date_to));
+        let (from, to) = (
+            crate::pytext::civil(line.date_from),
+            crate::pytext::civil(line.date_to),
+        );
         if (from.0, from.1) != (to.0, to.1) {
             let message = format!(
                 "{} to {} spans months; bill one calendar month per line.",
@@ -377,7 +407,11 @@ fn diagnosis_missing(ctx: &Context, out: &mut Vec<Finding>) -> Found {
     }
     for line in &ctx.lines {
         if line.pointers.is_empty() {
-            found(out, Some(line.number), "The line does not point to any diagnosis.".into());
+            found(
+                out,
+                Some(line.number),
+                "The line does not point to any diagnosis.".into(),
+            );
             continue;
         }
         let bad: Vec<String> = line
@@ -433,8 +467,10 @@ fn drug_code_not_jqb(ctx: &Context, out: &mut Vec<Finding>) -> Found {
 fn drug_infusions(ctx: &Context, out: &mut Vec<Finding>) -> Found {
     for line in &ctx.lines {
         if line.info.is_jq_drug && line.infusions.is_none_or(|n| n < 1) {
-            let message =
-                format!("Drug {} does not state how many infusions were administered.", line.code);
+            let message = format!(
+                "Drug {} does not state how many infusions were administered.",
+                line.code
+            );
             found(out, Some(line.number), message);
         }
     }
@@ -448,7 +484,11 @@ fn ndc_code(ctx: &Context, out: &mut Vec<Finding>) -> Found {
             continue;
         }
         let Some(ndc) = line.ndc else {
-            found(out, Some(line.number), format!("Drug {} has no NDC.", line.code));
+            found(
+                out,
+                Some(line.number),
+                format!("Drug {} has no NDC.", line.code),
+            );
             continue;
         };
         // Python's len() counts characters: anything non-ASCII goes to the Python path.
@@ -457,10 +497,18 @@ fn ndc_code(ctx: &Context, out: &mut Vec<Finding>) -> Found {
         }
         if !(ndc.code.len() == 11 && ndc.code.bytes().all(|b| b.is_ascii_digit())) {
             let code = str_repr(ndc.code).ok_or(Fallback)?;
-            found(out, Some(line.number), format!("NDC {code} is not 11 digits in 5-4-2 form."));
+            found(
+                out,
+                Some(line.number),
+                format!("NDC {code} is not 11 digits in 5-4-2 form."),
+            );
         } else if crate::pytext::normalise_ascii(ndc.qualifier).ok_or(Fallback)? != *qualifier {
             let given = str_repr(ndc.qualifier).ok_or(Fallback)?;
-            found(out, Some(line.number), format!("NDC qualifier {given} should be {qualifier}."));
+            found(
+                out,
+                Some(line.number),
+                format!("NDC qualifier {given} should be {qualifier}."),
+            );
         }
     }
     Ok(())
@@ -479,7 +527,10 @@ fn ndc_quantity(ctx: &Context, out: &mut Vec<Finding>) -> Found {
             );
             found(out, Some(line.number), message);
         } else if !(ndc.quantity > 0.0) {
-            let message = format!("NDC quantity {} is not greater than 0.", float_repr(ndc.quantity));
+            let message = format!(
+                "NDC quantity {} is not greater than 0.",
+                float_repr(ndc.quantity)
+            );
             found(out, Some(line.number), message);
         }
     }
@@ -493,8 +544,10 @@ fn units_invalid(ctx: &Context, out: &mut Vec<Finding>) -> Found {
         let units = line.units;
         // Python: `not units > 0 or units % 1` (NaN and infinity fail too).
         if !(units > 0.0) || units % 1.0 != 0.0 || units.is_infinite() {
-            let message =
-                format!("Units {} are not a whole number greater than 0.", float_repr(units));
+            let message = format!(
+                "Units {} are not a whole number greater than 0.",
+                float_repr(units)
+            );
             found(out, Some(line.number), message);
         }
     }
@@ -536,12 +589,18 @@ fn gcode_single_day(ctx: &Context, out: &mut Vec<Finding>) -> Found {
 }
 
 fn gcode_category_per_day(ctx: &Context, out: &mut Vec<Finding>) -> Found {
-    let visits: Vec<_> =
-        ctx.lines.iter().filter(|l| l.info.kind == Kind::HitProfessional).collect();
+    let visits: Vec<_> = ctx
+        .lines
+        .iter()
+        .filter(|l| l.info.kind == Kind::HitProfessional)
+        .collect();
     for (i, later) in visits.iter().enumerate() {
         for earlier in &visits[..i] {
             if earlier.info.hit_category == later.info.hit_category && later.overlaps(earlier) {
-                let category = later.info.hit_category.map_or("None".into(), |c| c.to_string());
+                let category = later
+                    .info
+                    .hit_category
+                    .map_or("None".into(), |c| c.to_string());
                 let message = format!(
                     "{} repeats HIT payment category {} already billed on line {} ({}) for \
                      the same day.",
@@ -567,7 +626,15 @@ pub fn is_valid_npi(npi: &str) -> bool {
     let mut total = 24;
     for (i, byte) in digits.iter().enumerate() {
         let d = u32::from(byte - b'0');
-        total += if i % 2 == 0 { if d * 2 > 9 { d * 2 - 9 } else { d * 2 } } else { d };
+        total += if i % 2 == 0 {
+            if d * 2 > 9 {
+                d * 2 - 9
+            } else {
+                d * 2
+            }
+        } else {
+            d
+        };
     }
     total % 10 == 0
 }
@@ -581,7 +648,11 @@ fn npi_billing(ctx: &Context, out: &mut Vec<Finding>) -> Found {
 }
 
 fn npi_rendering(ctx: &Context, out: &mut Vec<Finding>) -> Found {
-    if ctx.claim.rendering_npi.is_some_and(|npi| !is_valid_npi(npi)) {
+    if ctx
+        .claim
+        .rendering_npi
+        .is_some_and(|npi| !is_valid_npi(npi))
+    {
         let message = "The claim's rendering provider NPI fails the NPI check digit.";
         found(out, None, message.into());
     }
@@ -648,7 +719,11 @@ fn frequency_payer_claim_number(ctx: &Context, out: &mut Vec<Finding>) -> Found 
 
 fn auth_missing(ctx: &Context, out: &mut Vec<Finding>) -> Found {
     for line in &ctx.lines {
-        if !line.has_auth && ctx.policy.needs_authorization(&line.code, line.info, ctx.lob) {
+        if !line.has_auth
+            && ctx
+                .policy
+                .needs_authorization(&line.code, line.info, ctx.lob)
+        {
             let message = format!(
                 "{} needs prior authorization for {}; none is on the line or claim.",
                 line.code, ctx.lob_name
