@@ -205,20 +205,28 @@ class Pipeline:
 
     def _produce_all(self, records: list[Message]) -> None:
         self.metrics.records_consumed.labels(self.settings.topics.input).inc(len(records))
-        produce = self._produce
+        produce = self.producer.produce  # the per-record loop: no call it does not need
         for msg, (topic, value, headers) in zip(
             records, self.processor.process_batch(records), strict=True
         ):
-            if topic:  # else a dead letter replayed from the DLQ, which stays where it is
-                produce(topic, value, msg.key(), headers)
+            if not topic:  # a dead letter replayed from the DLQ, which stays where it is
+                continue
+            try:
+                produce(topic, value, msg.key(), headers=headers)
+            except BufferError:
+                self._produce_when_room(topic, value, msg.key(), headers)
 
-    def _produce(self, topic: str, value: bytes, key: bytes | None, headers: Headers) -> None:
+    def _produce_when_room(
+        self, topic: str, value: bytes, key: bytes | None, headers: Headers
+    ) -> None:
+        """The producer's queue is full: let deliveries drain, then produce."""
         while True:
+            self.producer.poll(0.1)
             try:
                 self.producer.produce(topic, value, key, headers=headers)
                 return
-            except BufferError:  # queue full: let deliveries drain, then retry
-                self.producer.poll(0.1)
+            except BufferError:
+                continue
 
     def _transact(self, records: list[Message], nxt: dict[tuple[str, int], int]) -> None:
         self.producer.begin_transaction()

@@ -351,7 +351,16 @@ impl FastPath {
                 version_header,
                 topic_header,
                 partition_header,
-                header(py, "source.offset", offset.to_string().as_bytes())?,
+                // The only header made per record: its name interned, its value fresh.
+                PyTuple::new(
+                    py,
+                    [
+                        intern!(py, "source.offset").clone().into_any(),
+                        PyBytes::new(py, offset.to_string().as_bytes()).into_any(),
+                    ],
+                )?
+                .into_any()
+                .unbind(),
             ],
         )?;
         let result = PyTuple::new(

@@ -2,6 +2,7 @@
 //! path decided the claim: `str.strip()`, `repr(float)`, `str(Decimal)`, `date.isoformat()`
 //! and `repr(str)` (for printable ASCII; callers hand anything else to the Python path).
 
+use std::borrow::Cow;
 use std::fmt::Write;
 
 /// Python's `str.isspace()`: Rust's White_Space plus the four ASCII separators 0x1C..=0x1F.
@@ -21,8 +22,17 @@ pub fn stripped(text: Option<&str>) -> Option<&str> {
 
 /// `text.strip().upper()` for ASCII text (None otherwise: Unicode case mapping is left to
 /// Python, where e.g. 'ı'.upper() is 'I').
-pub fn normalise_ascii(text: &str) -> Option<String> {
-    text.is_ascii().then(|| strip(text).to_ascii_uppercase())
+pub fn normalise_ascii(text: &str) -> Option<Cow<'_, str>> {
+    if !text.is_ascii() {
+        return None;
+    }
+    let text = strip(text);
+    // Codes mostly arrive as they should be: borrow them rather than copy.
+    Some(if text.bytes().any(|b| b.is_ascii_lowercase()) {
+        Cow::Owned(text.to_ascii_uppercase())
+    } else {
+        Cow::Borrowed(text)
+    })
 }
 
 /// `repr(value)` for a float.

@@ -3,6 +3,8 @@
 //! reference: `tests/unit/test_native.py` holds this file to them on every golden case and
 //! on generated and fuzzed claims.
 
+use std::borrow::Cow;
+
 use crate::claim::{Claim, Ndc, FREQUENCIES, LINES_OF_BUSINESS, UNKNOWN_LOB};
 use crate::config::{CodeInfo, Kind, Policy};
 use crate::pytext::{cents, float_repr, iso_date, str_repr, strip, stripped};
@@ -22,7 +24,7 @@ pub struct Finding {
 /// A service line, normalised once for all rules (`consumer.engine.context.LineView`).
 pub struct LineView<'c, 'a> {
     pub number: i32,
-    pub code: String,
+    pub code: Cow<'a, str>,
     pub info: &'c CodeInfo,
     pub date_from: i32,
     pub date_to: i32,
@@ -31,7 +33,7 @@ pub struct LineView<'c, 'a> {
     pub place_of_service: Option<&'a str>,
     pub units: f64,
     pub infusions: Option<i32>,
-    pub modifiers: Vec<String>,
+    pub modifiers: Vec<Cow<'a, str>>,
     pub ndc: Option<&'a Ndc<'a>>,
     pub has_auth: bool,
     pub pointers: &'a [i32],
@@ -213,7 +215,7 @@ fn codes_mutually_exclusive(ctx: &Context, out: &mut Vec<Finding>) -> Found {
     for (i, later) in lines.iter().enumerate() {
         for earlier in &lines[..i] {
             let (a, b) = (earlier.info, later.info);
-            let exclusive = a.exclusive_with.contains(&later.code)
+            let exclusive = a.exclusive_with.contains::<str>(&later.code)
                 || a.exclusive_with_kinds.contains(&b.kind)
                 || b.exclusive_with_kinds.contains(&a.kind);
             if exclusive && later.overlaps(earlier) {
@@ -236,7 +238,7 @@ fn addon_primary_missing(ctx: &Context, out: &mut Vec<Finding>) -> Found {
         if !ctx
             .all_lines
             .iter()
-            .any(|other| other.code == *primary && other.overlaps(line))
+            .any(|other| other.code.as_ref() == primary.as_str() && other.overlaps(line))
         {
             let message = format!(
                 "Add-on code {} needs {} billed for the same day.",
@@ -279,7 +281,7 @@ fn modifier_route(ctx: &Context, out: &mut Vec<Finding>) -> Found {
         };
         let missing: Vec<&str> = required
             .iter()
-            .filter(|m| !line.modifiers.contains(m))
+            .filter(|m| !line.modifiers.iter().any(|have| have.as_ref() == m.as_str()))
             .map(String::as_str)
             .collect();
         if !missing.is_empty() {
@@ -436,7 +438,7 @@ fn diagnosis_invalid(ctx: &Context, out: &mut Vec<Finding>) -> Found {
     for (position, code) in ctx.claim.diagnosis_codes.iter().enumerate() {
         // `is_billable`: strip, upper case (ASCII only here), then a leaf of ICD-10-CM.
         let normalised = crate::pytext::normalise_ascii(code).ok_or(Fallback)?;
-        if !ctx.billable_diagnoses.contains(&normalised) {
+        if !ctx.billable_diagnoses.contains::<str>(&normalised) {
             let message = format!(
                 "Diagnosis {} ({}) is not a billable ICD-10-CM code; code it to the highest \
                  level of specificity.",
@@ -502,7 +504,7 @@ fn ndc_code(ctx: &Context, out: &mut Vec<Finding>) -> Found {
                 Some(line.number),
                 format!("NDC {code} is not 11 digits in 5-4-2 form."),
             );
-        } else if crate::pytext::normalise_ascii(ndc.qualifier).ok_or(Fallback)? != *qualifier {
+        } else if crate::pytext::normalise_ascii(ndc.qualifier).ok_or(Fallback)?.as_ref() != qualifier.as_str() {
             let given = str_repr(ndc.qualifier).ok_or(Fallback)?;
             found(
                 out,
@@ -519,7 +521,7 @@ fn ndc_quantity(ctx: &Context, out: &mut Vec<Finding>) -> Found {
     for line in &ctx.lines {
         let Some(ndc) = line.ndc else { continue };
         let unit = crate::pytext::normalise_ascii(ndc.unit).ok_or(Fallback)?;
-        if !units.contains(&unit) {
+        if !units.contains::<str>(&unit) {
             let message = format!(
                 "NDC unit {} is not one of {}.",
                 str_repr(ndc.unit).ok_or(Fallback)?,
