@@ -281,7 +281,12 @@ fn modifier_route(ctx: &Context, out: &mut Vec<Finding>) -> Found {
         };
         let missing: Vec<&str> = required
             .iter()
-            .filter(|m| !line.modifiers.iter().any(|have| have.as_ref() == m.as_str()))
+            .filter(|m| {
+                !line
+                    .modifiers
+                    .iter()
+                    .any(|have| have.as_ref() == m.as_str())
+            })
             .map(String::as_str)
             .collect();
         if !missing.is_empty() {
@@ -504,7 +509,11 @@ fn ndc_code(ctx: &Context, out: &mut Vec<Finding>) -> Found {
                 Some(line.number),
                 format!("NDC {code} is not 11 digits in 5-4-2 form."),
             );
-        } else if crate::pytext::normalise_ascii(ndc.qualifier).ok_or(Fallback)?.as_ref() != qualifier.as_str() {
+        } else if crate::pytext::normalise_ascii(ndc.qualifier)
+            .ok_or(Fallback)?
+            .as_ref()
+            != qualifier.as_str()
+        {
             let given = str_repr(ndc.qualifier).ok_or(Fallback)?;
             found(
                 out,
@@ -516,6 +525,8 @@ fn ndc_code(ctx: &Context, out: &mut Vec<Finding>) -> Found {
     Ok(())
 }
 
+// `!(x > 0.0)` on purpose, as Python's `not x > 0`: NaN fails it too.
+#[allow(clippy::neg_cmp_op_on_partial_ord)]
 fn ndc_quantity(ctx: &Context, out: &mut Vec<Finding>) -> Found {
     let units = &ctx.policy.ndc_units;
     for line in &ctx.lines {
@@ -541,6 +552,7 @@ fn ndc_quantity(ctx: &Context, out: &mut Vec<Finding>) -> Found {
 
 // --- units and HIT visits ---------------------------------------------------------------------
 
+#[allow(clippy::neg_cmp_op_on_partial_ord)] // NaN must fail `units > 0`, as in Python
 fn units_invalid(ctx: &Context, out: &mut Vec<Finding>) -> Found {
     for line in &ctx.lines {
         let units = line.units;
