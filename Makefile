@@ -33,12 +33,15 @@ integration: setup
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	cargo fmt --manifest-path native/Cargo.toml --check
+	cargo clippy --quiet --release --manifest-path native/Cargo.toml -- -D warnings
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
 format: $(STAMP)
 	$(BIN)/ruff format .
+	cargo fmt --manifest-path native/Cargo.toml
 	$(BIN)/ruff check --fix .
 
 bench: setup  ## SPEC §9 benchmark (minutes; not part of CI)
