@@ -184,6 +184,8 @@ def our_claim_schema_id(registry: SchemaRegistryClient, subject: str) -> int | N
         if exc.http_status_code == 404:
             return None
         raise SchemaRegistryUnavailableError(f"subject {subject}: {exc}") from exc
+    except Exception as exc:  # transport, TLS, OAuth: the registry cannot be asked now
+        raise SchemaRegistryUnavailableError(f"subject {subject}: {type(exc).__name__}") from exc
     return None if found.schema_id is None else int(found.schema_id)
 
 
