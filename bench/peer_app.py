@@ -3,10 +3,10 @@ exactly-once, i.e. what a Python user would build instead of our own Kafka loop.
 
 It runs in its own virtual environment (Quix Streams 3.x pins confluent-kafka < 2.12, we need
 ≥ 2.13), with the repository on PYTHONPATH so it imports *our* `consumer` package: the same
-decision code as the validator: the compiled hot path (`consumer._native`) first, the Python
-decoder, engine and encoder for what it hands back. So the two rows differ only in the Kafka
-loop around that code. Quix's own defaults are kept (commit every 5 s, `poll()` one message
-at a time), as a user would get them.
+decision code as the validator (`ClaimProcessor`: the compiled engine, and the decoder for
+what it cannot read in place). So the two rows differ only in the Kafka loop around it.
+Quix's own defaults are kept (commit every 5 s, `poll()` one message at a time), as a user
+would get them.
 
     python bench/peer_app.py --bootstrap HOST:PORT --input T --accepted A --pended P --group G
 """
@@ -21,17 +21,13 @@ from typing import Any
 from quixstreams import Application, message_context
 from quixstreams.models.serializers import Serializer
 
-from consumer import __version__, _native
-from consumer.decisions import decision_record, source_of
-from consumer.engine import ACCEPTED, Engine
-from consumer.fastpath import native_config
-from consumer.metrics import CLAIM_BUCKETS
-from consumer.settings import Settings
-from consumer.wire import build_decoder, build_encoder
+from consumer.engine import Engine
+from consumer.settings import Settings, TopicSettings
+from consumer.wire import Wire
 
 
 class Record:
-    """The parts of a Kafka message the compiled path reads, from Quix's message context."""
+    """The parts of a Kafka message the processor reads, from Quix's message context."""
 
     __slots__ = ("_offset", "_partition", "_topic", "_value")
 
@@ -49,6 +45,12 @@ class Record:
 
     def offset(self) -> int:
         return self._offset
+
+    def key(self) -> None:
+        return None
+
+    def timestamp(self) -> tuple[int, int]:
+        return (0, 0)
 
 
 class DecisionBytes(Serializer):
@@ -71,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING)
 
     settings = Settings(kafka={"bootstrap_servers": args.bootstrap})  # type: ignore[arg-type]
-    decode, encode, engine = build_decoder(settings), build_encoder(settings), Engine.load()
+    topics = TopicSettings(input=args.input, accepted=args.accepted, pended=args.pended)
+    processor = Wire.build(settings).processor(Engine.load(), topics)
 
     app = Application(
         broker_address=args.bootstrap,
@@ -85,28 +88,13 @@ def main(argv: list[str] | None = None) -> int:
     accepted = app.topic(args.accepted, key_serializer="bytes", value_serializer=DecisionBytes())
     pended = app.topic(args.pended, key_serializer="bytes", value_serializer=DecisionBytes())
 
-    native = _native.FastPath(
-        native_config(engine),
-        validator_version=__version__,
-        accepted_topic=args.accepted,
-        pended_topic=args.pended,
-        max_value_bytes=settings.processing.max_value_bytes,
-        max_lines=settings.processing.max_lines,
-        duration_bounds=list(CLAIM_BUCKETS),
-    )
-
     def decide(value: bytes) -> tuple[bool, bytes]:
         ctx = message_context()
-        fast = native.process([Record(value, ctx.topic, ctx.partition, ctx.offset)])[0]
-        if fast is not None:
-            return fast[0] == args.accepted, fast[1]
-        claim, body = decode(value)
-        outcome = engine.decide(claim)
-        record = decision_record(
-            claim, outcome, source=source_of(ctx.topic, ctx.partition, ctx.offset)
-        )
-        ok = outcome.decision == ACCEPTED
-        return ok, encode(record, args.accepted if ok else args.pended, body)
+        topic, out, _headers = processor.process_batch(
+            [Record(value, ctx.topic, ctx.partition, ctx.offset)]
+        )[0]
+        processor.tally.clear()  # Quix keeps no metrics of ours
+        return topic == args.accepted, out
 
     sdf = app.dataframe(source).apply(decide)
     sdf.to_topic(lambda value, _key, _ts, _headers: accepted if value[0] else pended)

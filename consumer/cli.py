@@ -28,16 +28,14 @@ def _engine(args: argparse.Namespace):  # type: ignore[no-untyped-def]  # lazy i
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from consumer.fastpath import build_offline_fast_path
-    from consumer.offline import MAX_LINES, validate
+    from consumer.offline import validate
 
     engine = _engine(args)
-    fast = build_offline_fast_path(engine, MAX_LINES)
     if args.output:
         with open(args.output, "wb") as out:
-            summary = validate(args.file, engine, out, sys.stderr, fast)
+            summary = validate(args.file, engine, out, sys.stderr)
     else:
-        summary = validate(args.file, engine, sys.stdout.buffer, sys.stderr, fast)
+        summary = validate(args.file, engine, sys.stdout.buffer, sys.stderr)
         sys.stdout.flush()
     print(summary.describe(), file=sys.stderr)
     return 0
@@ -54,10 +52,10 @@ def cmd_explain(args: argparse.Namespace) -> int:
             if isinstance(claim, ClaimFormatError):
                 print(f"{args.file}:{number}: cannot read this claim: {claim}\n")
                 continue
-            outcome, results = engine.explain(claim)
-            if args.only_pended and outcome.decision != "PENDED":
+            decision, verdicts = engine.explain(claim)
+            if args.only_pended and decision.decision != "PENDED":
                 continue
-            print(render(claim, outcome, results))
+            print(render(claim, decision, verdicts))
     return 0
 
 
@@ -65,14 +63,13 @@ def cmd_rules_check(args: argparse.Namespace) -> int:
     from consumer.engine import Engine
 
     engine = Engine.load(args.path)
-    for rule_set in engine.rule_sets:
-        policy = rule_set.default
-        until = f" until {rule_set.effective_to}" if rule_set.effective_to else ""
+    for rs in engine.describe():
+        until = f" until {rs['effective_to']}" if rs["effective_to"] else ""
         print(
-            f"ok: {rule_set.path}: {rule_set.policy_id} {rule_set.version}, effective "
-            f"{rule_set.effective_from}{until}; {len(policy.rules)} rules on; catalogue "
-            f"{rule_set.catalogue.version} ({len(rule_set.catalogue)} codes); "
-            f"{len(rule_set.contracts)} contract override(s)"
+            f"ok: {rs['path']}: {rs['policy_id']} {rs['version']}, effective "
+            f"{rs['effective_from']}{until}; {rs['rules_on']} rules on; catalogue "
+            f"{rs['catalogue_version']} ({rs['catalogue_codes']} codes); "
+            f"{len(rs['contracts'])} contract override(s)"
         )
     return 0
 

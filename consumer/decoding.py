@@ -92,12 +92,6 @@ class ClaimDecoder(Protocol):
         SchemaRegistryUnavailableError)."""
         ...
 
-    def decode_with_body(self, value: bytes | None) -> tuple[Record, bytes | None]:
-        """`decode`, plus the claim's Avro body when its bytes are laid out exactly as our
-        ClaimSubmitted schema writes them (else None): the encoders embed it in the decision
-        as is instead of encoding the claim again."""
-        ...
-
 
 BodyReader = Callable[[bytes, int], Record]
 
@@ -166,12 +160,6 @@ def _read_with_fastavro(
     return record, fo.tell()
 
 
-def _verbatim(writer: ParsedSchema) -> bool:
-    # ClaimDecision embeds our ClaimSubmitted: a body with the same canonical form can be
-    # copied into it byte for byte (any valid encoding of the same value is valid there).
-    return canonical_form(writer) == canonical_form(claim_schema())
-
-
 def _check_size(value: bytes | None, limits: DecodeLimits) -> bytes:
     if not value:
         raise DecodeError("empty_value", "the record value is empty")
@@ -196,22 +184,21 @@ class RawClaimDecoder:
         writer = writer_schema if writer_schema is not None else reader
         self._limits = limits
         self._read = body_reader(writer, reader, limits)
-        self._verbatim = _verbatim(writer)
 
     def decode(self, value: bytes | None) -> Record:
         """The claim in `value`; raises DecodeError."""
         return self._read(_check_size(value, self._limits), 0)
 
-    def decode_with_body(self, value: bytes | None) -> tuple[Record, bytes | None]:
-        """See ClaimDecoder.decode_with_body."""
-        value = _check_size(value, self._limits)
-        return self._read(value, 0), (value if self._verbatim else None)
-
 
 class ConfluentClaimDecoder:
     """Decodes Confluent-framed values; writer schemas come from `registry`, parsed once per
     id. Ids the registry does not know are remembered for `unknown_id_ttl` seconds so a
-    stream of garbage does not become a stream of registry requests."""
+    stream of garbage does not become a stream of registry requests.
+
+    `on_our_schema`, when set, is called with each schema id whose writer schema is ours
+    (same canonical form): the compiled engine reads such values where they lie, so after the
+    first one it needs no Python decoding.
+    """
 
     def __init__(
         self,
@@ -225,26 +212,22 @@ class ConfluentClaimDecoder:
         self._reader_schema = reader_schema if reader_schema is not None else claim_schema()
         self._limits = limits
         self._unknown_id_ttl = unknown_id_ttl
-        self._readers: dict[int, tuple[BodyReader, bool]] = {}
+        self._readers: dict[int, BodyReader] = {}
         self._failed: dict[int, tuple[float, DecodeError]] = {}
+        self.on_our_schema: Callable[[int], None] | None = None
 
     def decode(self, value: bytes | None) -> Record:
         """The claim in `value`; raises DecodeError or SchemaRegistryUnavailableError."""
-        return self.decode_with_body(value)[0]
-
-    def decode_with_body(self, value: bytes | None) -> tuple[Record, bytes | None]:
-        """See ClaimDecoder.decode_with_body."""
         value = _check_size(value, self._limits)
         if value[0] != 0:
             raise DecodeError("bad_magic_byte", f"first byte is {value[0]}, expected 0")
         if len(value) < CONFLUENT_HEADER.size:
             raise DecodeError("truncated", "shorter than the 5-byte Confluent header")
         schema_id = CONFLUENT_HEADER.unpack_from(value)[1]
-        read, verbatim = self._readers.get(schema_id) or self._reader_for(schema_id)
-        body = value[CONFLUENT_HEADER.size :] if verbatim else None
-        return read(value, CONFLUENT_HEADER.size), body
+        read = self._readers.get(schema_id) or self._reader_for(schema_id)
+        return read(value, CONFLUENT_HEADER.size)
 
-    def _reader_for(self, schema_id: int) -> tuple[BodyReader, bool]:
+    def _reader_for(self, schema_id: int) -> BodyReader:
         failed = self._failed.get(schema_id)
         if failed is not None and failed[0] > time.monotonic():
             raise failed[1]
@@ -255,9 +238,12 @@ class ConfluentClaimDecoder:
                 self._failed.clear()
             self._failed[schema_id] = (time.monotonic() + self._unknown_id_ttl, exc)
             raise
-        read = body_reader(writer, self._reader_schema, self._limits)
-        entry = self._readers[schema_id] = (read, _verbatim(writer))
-        return entry
+        read = self._readers[schema_id] = body_reader(writer, self._reader_schema, self._limits)
+        if self.on_our_schema is not None and canonical_form(writer) == canonical_form(
+            claim_schema()
+        ):
+            self.on_our_schema(schema_id)
+        return read
 
     def _fetch(self, schema_id: int) -> ParsedSchema:
         schema = self._ask(f"schema id {schema_id}", self._registry.get_schema, schema_id)

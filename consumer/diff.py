@@ -1,8 +1,9 @@
 """`replay --diff`: which claims' decisions a rule-set change would change, and why.
 
-Each claim is decided under both rule sets; a claim changes when its decision flips or its
-reasons (rule and line) differ. Counts by kind and by rule, plus the list of claim ids, as a
-terminal table or a JSON/CSV report. Nothing is written to Kafka.
+Each claim is decided under both rule sets by the one engine (`Engine.compare`), which compares
+whole reasons: rule, line, CARC and RARC, informational reasons included (not their wording).
+Counts by kind and by rule, plus the list of claims, as a terminal table or a JSON/CSV report.
+Nothing is written to Kafka.
 """
 
 from __future__ import annotations
@@ -12,15 +13,11 @@ import json
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
-from consumer.engine import Outcome
+from consumer.engine import Difference
 
-Reasons = set[tuple[str, int | None]]
-
-
-def _reasons(outcome: Outcome) -> Reasons:
-    return {(r["rule_id"], r["line_number"]) for r in outcome.reasons if r["carc"]}
+# How a rule's reasons changed between the two rule sets.
+CHANGES = {"+": "newly failing", "-": "no longer failing", "~": "other lines or reason codes"}
 
 
 @dataclass
@@ -31,8 +28,7 @@ class Change:
     offset: int
     before: str
     after: str
-    rules_added: list[str]
-    rules_removed: list[str]
+    rules: list[str]  # "+rule", "-rule" or "~rule", by rule id
 
     @property
     def kind(self) -> str:
@@ -47,54 +43,38 @@ class DiffReport:
     undecodable: int = 0
     changes: list[Change] = field(default_factory=list)
 
-    def add(
-        self, claim: dict[str, Any], partition: int, offset: int, a: Outcome, b: Outcome
-    ) -> None:
-        """Compare one claim's two outcomes and keep it if they differ."""
+    def add(self, partition: int, offset: int, diff: Difference | None) -> None:
+        """Count one compared claim and keep it if its decision changed."""
         self.compared += 1
-        before, after = _reasons(a), _reasons(b)
-        if a.decision == b.decision and before == after:
-            return
-        self.changes.append(
-            Change(
-                claim["event_id"],
-                claim["claim_id"],
-                partition,
-                offset,
-                a.decision,
-                b.decision,
-                sorted({rule for rule, _ in after - before}),
-                sorted({rule for rule, _ in before - after}),
+        if diff is not None:
+            rules = [f"{sign}{rule}" for rule, sign in diff.rules]
+            change = Change(
+                diff.event_id, diff.claim_id, partition, offset, diff.before, diff.after, rules
             )
-        )
+            self.changes.append(change)
 
     def by_kind(self) -> Counter[str]:
         return Counter(change.kind for change in self.changes)
 
     def by_rule(self) -> Counter[str]:
-        counts: Counter[str] = Counter()
-        for change in self.changes:
-            counts.update(f"+{rule}" for rule in change.rules_added)
-            counts.update(f"-{rule}" for rule in change.rules_removed)
-        return counts
+        return Counter(rule for change in self.changes for rule in change.rules)
 
     def table(self, limit: int = 50) -> str:
+        skipped = f" ({self.undecodable:,} undecodable records skipped)" if self.undecodable else ""
         out = [
             f"Compared {self.compared:,} claims: {self.base_version} -> {self.other_version}; "
-            f"{len(self.changes):,} would change"
-            + (f" ({self.undecodable:,} undecodable records skipped)" if self.undecodable else ""),
+            f"{len(self.changes):,} would change{skipped}",
         ]
         for kind, count in sorted(self.by_kind().items()):
             out.append(f"  {kind:<22} {count:>8,}")
         if self.changes:
-            out.append("  By rule (+ newly failing, - no longer failing):")
+            legend = "; ".join(f"{sign} {words}" for sign, words in CHANGES.items())
+            out.append(f"  By rule ({legend}):")
             for rule, count in self.by_rule().most_common():
                 out.append(f"    {rule:<36} {count:>8,}")
             out.append(f"  {'claim_id':<24} {'event_id':<28} change")
             for change in self.changes[:limit]:
-                detail = " ".join(
-                    [f"+{r}" for r in change.rules_added] + [f"-{r}" for r in change.rules_removed]
-                )
+                detail = " ".join(change.rules)
                 out.append(f"  {change.claim_id:<24} {change.event_id:<28} {change.kind} {detail}")
             if len(self.changes) > limit:
                 out.append(f"  ... {len(self.changes) - limit:,} more (use --report FILE)")
@@ -103,33 +83,13 @@ class DiffReport:
     def write(self, path: Path) -> None:
         """JSON (summary + every change) or CSV (one row per change), by file extension."""
         if path.suffix.lower() == ".csv":
+            columns = ["claim_id", "event_id", "partition", "offset", "before", "after", "rules"]
             with path.open("w", newline="", encoding="utf-8") as handle:
                 writer = csv.writer(handle)
-                writer.writerow(
-                    [
-                        "claim_id",
-                        "event_id",
-                        "partition",
-                        "offset",
-                        "before",
-                        "after",
-                        "rules_added",
-                        "rules_removed",
-                    ]
-                )
+                writer.writerow(columns)
                 for c in self.changes:
-                    writer.writerow(
-                        [
-                            c.claim_id,
-                            c.event_id,
-                            c.partition,
-                            c.offset,
-                            c.before,
-                            c.after,
-                            " ".join(c.rules_added),
-                            " ".join(c.rules_removed),
-                        ]
-                    )
+                    row = asdict(c) | {"rules": " ".join(c.rules)}
+                    writer.writerow([row[column] for column in columns])
             return
         report = {
             "base_rule_set_version": self.base_version,

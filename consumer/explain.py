@@ -2,40 +2,57 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 from typing import Any
 
-from consumer.engine import Outcome, RuleResult
-from consumer.reason_codes import describe
+from consumer.engine import Decision, Reason, RuleVerdict
+from consumer.engine.reason_codes import describe
+
+_STATUS = {"fail": "FAIL", "pass": "pass", "off": "off "}
 
 
-def _where(reason: dict[str, Any]) -> str:
-    return f"line {reason['line_number']}" if reason["line_number"] is not None else "claim"
+def _lines(claim: dict[str, Any]) -> dict[int, str]:
+    """Each line number's code and dates, so a reason says which service it is about."""
+    described = {}
+    for line in claim["lines"]:
+        start, end = line["service_date_from"], line["service_date_to"]
+        dates = str(start) if end is None or end == start else f"{start} to {end}"
+        described[line["line_number"]] = f"{line['procedure_code'].strip()}, {dates}"
+    return described
 
 
-def render(claim: dict[str, Any], outcome: Outcome, results: Iterable[RuleResult]) -> str:
+def _where(reason: Reason, lines: dict[int, str]) -> str:
+    if reason.line_number is None:
+        return "claim"
+    what = lines.get(reason.line_number)
+    return f"line {reason.line_number}" + (f" ({what})" if what else "")
+
+
+def render(claim: dict[str, Any], decision: Decision, verdicts: Sequence[RuleVerdict]) -> str:
     """A block of text: the verdict, what to fix (with reason codes), then every rule's status."""
+    lines = _lines(claim)
     out = [
         f"Claim {claim['claim_id']} (event {claim['event_id']}), "
-        f"{claim['line_of_business']}, {len(claim['lines'])} line(s): {outcome.decision}",
-        f"  policy {outcome.policy_id}, rule set {outcome.rule_set_version}",
+        f"{claim['line_of_business']}, {len(claim['lines'])} line(s): {decision.decision}",
+        f"  policy {decision.policy_id}, rule set {decision.rule_set_version}",
     ]
-    actionable = [r for r in outcome.reasons if r["carc"]]
-    notes = [r for r in outcome.reasons if not r["carc"]]
+    actionable = [r for r in decision.reasons if r.carc]
+    notes = [r for r in decision.reasons if not r.carc]
     if actionable:
         out.append("  Why it was pended (fix these and resubmit):")
         for reason in actionable:
-            out.append(f"    - {_where(reason)}: {reason['message']}")
-            out.append(f"      [{reason['rule_id']}] {describe(reason['carc'], reason['rarc'])}")
+            out.append(f"    - {_where(reason, lines)}: {reason.message}")
+            out.append(f"      [{reason.rule_id}] {describe(reason.carc, reason.rarc)}")
     for note in notes:
-        out.append(f"  Note: {note['message']}")
-    results = list(results)
-    if results:
+        where = "" if note.line_number is None else f"{_where(note, lines)}: "
+        out.append(f"  Note: {where}{note.message}")
+    if verdicts:
         out.append("  Rules:")
-        width = max(len(r.rule_id) for r in results)
-        for result in sorted(results, key=lambda r: (r.status != "fail", r.rule_id)):
-            status = {"fail": "FAIL", "pass": "pass", "off": "off "}[result.status]
-            out.append(f"    {status}  {result.rule_id:<{width}}  {result.summary}")
-            for reason in result.reasons:
-                out.append(f"          {_where(reason)}: {reason['message']}")
+        width = max(len(v.rule_id) for v in verdicts)
+        for verdict in sorted(verdicts, key=lambda v: (v.status != "fail", v.rule_id)):
+            out.append(
+                f"    {_STATUS[verdict.status]}  {verdict.rule_id:<{width}}  {verdict.summary}"
+            )
+            for reason in verdict.reasons:
+                out.append(f"          {_where(reason, lines)}: {reason.message}")
     return "\n".join(out) + "\n"

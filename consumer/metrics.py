@@ -18,7 +18,7 @@ from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
 from consumer import __version__
-from consumer.engine.codes import LINES_OF_BUSINESS
+from consumer.engine.files import LINES_OF_BUSINESS
 
 PREFIX = "infusion_validator"
 DECISIONS = ("ACCEPTED", "PENDED")

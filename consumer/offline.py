@@ -3,9 +3,10 @@
 For analysts and tests: the same engine as the Kafka service, no broker. A claim that cannot be
 read is reported on stderr with its line number and the other claims still get decided.
 
-JSON Lines go through the compiled path (`consumer._native.FastPath.validate_json`) a chunk
-at a time; each line it hands back - anything but a plainly written claim - is read and
-decided here in Python, which also words the error of a line that is not a claim.
+JSON Lines go to the engine's `JsonDecider` a chunk at a time, which reads plainly written
+claims itself; each line it hands back is read here (`consumer.claims`), which turns any other
+spelling the JSON form allows into the claim - decided by the same engine - or words what is
+wrong with the line. Claims from an Avro container file are decided the same way.
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ from typing import IO, Any
 import fastavro
 import orjson
 
-from consumer._native import FastPath
-from consumer.claims import claim_from_json, decision_to_json
-from consumer.decisions import decision_json_line, decision_record
+from consumer import __version__
+from consumer._native import JsonDecider
+from consumer.claims import claim_from_json, claim_to_json
+from consumer.encoding import claim_body
 from consumer.engine import Engine
 from consumer.errors import ClaimFormatError, InfusionValidatorError
 from consumer.schemas import claim_schema
@@ -100,65 +102,57 @@ def read_line(number: int, raw: bytes) -> Read:
         return number, exc, None
 
 
-def validate(
-    path: str, engine: Engine, out: IO[bytes], err: IO[str], fast: FastPath | None = None
-) -> Summary:
-    """Decide every claim in `path`, writing one JSON decision per line to `out`; JSON Lines
-    through `fast` (the compiled path for `engine`) when given."""
+def validate(path: str, engine: Engine, out: IO[bytes], err: IO[str]) -> Summary:
+    """Decide every claim in `path`, writing one JSON decision per line to `out`."""
     summary = Summary()
+    decider = JsonDecider(engine.native, validator_version=__version__, max_lines=MAX_LINES)
     started = time.perf_counter()
     with open_input(path) as handle:
         head = handle.peek(4)[:4] if hasattr(handle, "peek") else b""
-        if fast is None or head == AVRO_CONTAINER_MAGIC:
+        if head == AVRO_CONTAINER_MAGIC:
             for read in read_claims(handle):
-                _decide(read, path, engine, out, err, summary)
+                _decide(read, path, decider, out, err, summary)
         else:
             chunk: list[tuple[int, bytes]] = []
             for number, raw in enumerate(handle, start=1):
                 if raw.strip():
                     chunk.append((number, raw))
                 if len(chunk) == CHUNK:
-                    _decide_chunk(chunk, fast, path, engine, out, err, summary)
+                    _decide_chunk(chunk, decider, path, out, err, summary)
                     chunk = []
-            _decide_chunk(chunk, fast, path, engine, out, err, summary)
+            _decide_chunk(chunk, decider, path, out, err, summary)
+    counts = decider.take_tally()
+    for (decision, _lob), n in counts["decisions"].items():
+        summary.decisions[decision] += n
+    summary.reasons.update(counts["rule_failures"])
     summary.seconds = time.perf_counter() - started
     return summary
 
 
 def _decide_chunk(
     chunk: list[tuple[int, bytes]],
-    fast: FastPath,
+    decider: JsonDecider,
     path: str,
-    engine: Engine,
     out: IO[bytes],
     err: IO[str],
     summary: Summary,
 ) -> None:
-    lines = fast.validate_json([raw for _, raw in chunk])
+    lines = decider.decide_lines([raw for _, raw in chunk])
     for (number, raw), line in zip(chunk, lines, strict=True):
         if line is None:
-            _decide(read_line(number, raw), path, engine, out, err, summary)
+            _decide(read_line(number, raw), path, decider, out, err, summary)
         else:
             out.write(line)
-    counts = fast.take_tally()
-    for (decision, _lob), n in counts["decisions"].items():
-        summary.decisions[decision] += n
-    summary.reasons.update(counts["rule_failures"])
 
 
 def _decide(
-    read: Read, path: str, engine: Engine, out: IO[bytes], err: IO[str], summary: Summary
+    read: Read, path: str, decider: JsonDecider, out: IO[bytes], err: IO[str], summary: Summary
 ) -> None:
     number, claim, text = read
     if isinstance(claim, ClaimFormatError):
         summary.unreadable += 1
         print(f"{path}:{number}: skipped: {claim}", file=err)
         return
-    outcome = engine.decide(claim)
-    if text is not None:
-        out.write(decision_json_line(claim, outcome, text))
-    else:
-        record = decision_record(claim, outcome)
-        out.write(orjson.dumps(decision_to_json(record), option=orjson.OPT_APPEND_NEWLINE))
-    summary.decisions[outcome.decision] += 1
-    summary.reasons.update(r["rule_id"] for r in outcome.reasons if r["carc"])
+    if text is None:  # from an Avro file: the claim in its JSON form
+        text = orjson.dumps(claim_to_json(claim))
+    out.write(decider.decide_body(claim_body(claim), text))

@@ -98,22 +98,32 @@ class Pipeline:
         )
         self._loop()
 
-    def replay(self, ranges: Sequence[PartitionRange]) -> None:
-        """A bounded run over fixed `[start, end)` ranges with explicit assignment (no group
-        membership, so the live group is never rebalanced). Offsets are still committed to
-        this pipeline's group in each transaction, so a killed replay restarted with the same
-        group resumes where it stopped instead of deciding records twice."""
+    def resume_points(self, ranges: Sequence[PartitionRange]) -> dict[tuple[str, int], int]:
+        """Where a replay of `ranges` starts in each partition: past what this pipeline's
+        group already committed there (a replay killed and restarted with the same group)."""
         wanted = [TopicPartition(r.topic, r.partition) for r in ranges]
         committed = {
             (tp.topic, tp.partition): tp.offset
             for tp in self.consumer.committed(wanted, timeout=RANGE_TIMEOUT)
         }
-        starts, self._ends = {}, {}
-        for r in ranges:
-            key = (r.topic, r.partition)
-            resume = committed.get(key, -1)
-            starts[key] = min(r.end, max(r.start, resume))
-            self._ends[key] = r.end
+        return {
+            (r.topic, r.partition): min(
+                r.end, max(r.start, committed.get((r.topic, r.partition), -1))
+            )
+            for r in ranges
+        }
+
+    def replay(
+        self,
+        ranges: Sequence[PartitionRange],
+        starts: dict[tuple[str, int], int] | None = None,
+    ) -> None:
+        """A bounded run over fixed `[start, end)` ranges with explicit assignment (no group
+        membership, so the live group is never rebalanced). Offsets are still committed to
+        this pipeline's group in each transaction, so a killed replay restarted with the same
+        group resumes where it stopped (`resume_points`) instead of deciding records twice."""
+        starts = starts if starts is not None else self.resume_points(ranges)
+        self._ends = {(r.topic, r.partition): r.end for r in ranges}
         self._remaining = {key for key, start in starts.items() if start < self._ends[key]}
         self.consumer.assign([TopicPartition(t, p, o) for (t, p), o in starts.items()])
         self.assigned = set(starts)

@@ -14,7 +14,7 @@ from consumer.claims import claim_from_json
 from consumer.clients import common_config, producer_config
 from consumer.errors import KafkaSetupError
 from consumer.settings import Settings
-from consumer.wire import build_claim_encoder
+from consumer.wire import Wire
 
 _ALREADY_EXISTS = KafkaError.TOPIC_ALREADY_EXISTS
 
@@ -42,8 +42,8 @@ def produce_claims(
 ) -> int:
     """Produce JSON-form claims to the input topic; `rate` in claims/s (None = as fast as it
     goes). Returns the number produced; raises KafkaSetupError if any delivery failed."""
-    encode = build_claim_encoder(settings)
     target = topic or settings.topics.input
+    encode = Wire.build(settings).claim_encoder(target)
     failures: list[KafkaError] = []
 
     def on_delivery(error: KafkaError | None, _msg: Any) -> None:

@@ -9,14 +9,18 @@ from typing import TextIO
 
 
 class Progress:
-    def __init__(self, total: int, label: str, stream: TextIO = sys.stderr) -> None:
+    def __init__(
+        self, total: int, label: str, stream: TextIO = sys.stderr, *, done: int = 0
+    ) -> None:
+        """`done`: work already done before this run (a resumed replay): shown in the bar,
+        not counted in the rate."""
         self.total = max(total, 0)
         self.label = label
         self.stream = stream
         self.tty = stream.isatty()
         self.started = time.perf_counter()
         self._last_shown = 0.0
-        self.done = 0
+        self.done = self._before = done
 
     def update(self, done: int) -> None:
         self.done = done
@@ -31,7 +35,7 @@ class Progress:
 
     def _show(self, now: float, end: str) -> None:
         elapsed = max(now - self.started, 1e-9)
-        rate = self.done / elapsed
+        rate = (self.done - self._before) / elapsed
         share = self.done / self.total if self.total else 1.0
         left = (self.total - self.done) / rate if rate > 0 else 0.0
         bar = "#" * int(share * 30)

@@ -131,25 +131,25 @@ def reached_end(consumer: Consumer, ends: dict[tuple[str, int], int]) -> list[tu
 
 
 def read_range(
-    consumer: Consumer, ranges: list[PartitionRange], batch: int = 1000
-) -> Iterator[Message]:
-    """Every record of the ranges, then stop (for reads that commit nothing, like `--diff`)."""
+    consumer: Consumer, ranges: list[PartitionRange], batch: int = 2000
+) -> Iterator[list[Message]]:
+    """Every record of the ranges, a batch at a time, then stop (for reads that commit
+    nothing, like `--diff`)."""
     todo = {(r.topic, r.partition): r.end for r in ranges if r.size}
     consumer.assign([TopicPartition(r.topic, r.partition, r.start) for r in ranges if r.size])
     while todo:
-        messages = consumer.consume(batch, 1.0)
-        for msg in messages:
+        wanted = []
+        for msg in consumer.consume(batch, 1.0):
             error = msg.error()
             if error is not None:
                 if error.fatal():
                     raise RangeError(f"cannot read {msg.topic()}: {error.str()}")
                 continue
-            key = (msg.topic() or "", msg.partition() or 0)
-            end = todo.get(key)
-            offset = msg.offset() or 0
-            if end is None or offset >= end:
-                continue
-            yield msg
+            end = todo.get((msg.topic() or "", msg.partition() or 0))
+            if end is not None and (msg.offset() or 0) < end:
+                wanted.append(msg)
+        if wanted:
+            yield wanted
         for key in reached_end(consumer, todo):
             del todo[key]
             consumer.pause([TopicPartition(*key)])

@@ -20,15 +20,16 @@ from confluent_kafka import Consumer
 
 from consumer.clients import consumer_config
 from consumer.diff import DiffReport
+from consumer.encoding import claim_body
 from consumer.engine import Engine
-from consumer.errors import DecodeError, RuleSetError
+from consumer.errors import DecodeError
 from consumer.producing import create_topics
 from consumer.progress import Progress
 from consumer.ranges import PartitionRange, read_range, resolve
 from consumer.service import build_service
 from consumer.settings import Settings, TopicSettings
 from consumer.summary import describe_run
-from consumer.wire import build_decoder
+from consumer.wire import Wire
 
 
 @dataclass(frozen=True)
@@ -47,22 +48,6 @@ class ReplayRequest:
     report: Path | None = None
 
 
-def load_engine(spec: str | None, rules_dir: Path | None) -> Engine:
-    """From a rule-set file or folder, or by version among the rule sets of `rules_dir`."""
-    if spec is None:
-        return Engine.load(rules_dir)
-    if Path(spec).exists():
-        return Engine.load(spec)
-    every = Engine.load(rules_dir)
-    chosen = [rs for rs in every.rule_sets if rs.version == spec]
-    if not chosen:
-        raise RuleSetError(
-            f"{spec!r} is neither a rule-set file nor a known version "
-            f"(known: {', '.join(every.versions)})"
-        )
-    return Engine(chosen)
-
-
 def _output_topics(settings: Settings, request: ReplayRequest, source: str) -> TopicSettings:
     topics, prefix = settings.topics, request.output_prefix
     return TopicSettings(
@@ -74,7 +59,7 @@ def _output_topics(settings: Settings, request: ReplayRequest, source: str) -> T
 
 
 def run_replay(settings: Settings, request: ReplayRequest) -> int:
-    engine = load_engine(request.rule_set, settings.rules)
+    engine = Engine.choose(request.rule_set, settings.rules)
     source = request.source or settings.topics.input
     group = request.group_id or f"{settings.group_id}-replay-{time.strftime('%Y%m%dT%H%M%S')}"
     topics = _output_topics(settings, request, source)
@@ -112,8 +97,16 @@ def run_replay(settings: Settings, request: ReplayRequest) -> int:
     # Replaying the DLQ itself: records that still fail stay put instead of being re-appended.
     service = build_service(replay_settings, engine=engine, keep_dead_letters=topics.dlq != source)
     pipeline = service.pipeline
-    progress = Progress(total, f"replay {source}")
-    pipeline.on_batch = progress.update
+    starts = pipeline.resume_points(ranges)
+    already = sum(starts[(r.topic, r.partition)] - r.start for r in ranges)
+    if already:
+        print(
+            f"Resuming group {group}: {already:,} of {total:,} records were replayed by an "
+            f"earlier run; this run replays the other {total - already:,}.",
+            file=sys.stderr,
+        )
+    progress = Progress(total, f"replay {source}", done=already)
+    pipeline.on_batch = lambda processed: progress.update(already + processed)
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         pipeline.stop()
@@ -121,7 +114,7 @@ def run_replay(settings: Settings, request: ReplayRequest) -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     started = time.perf_counter()
-    pipeline.replay(ranges)
+    pipeline.replay(ranges, starts)
     progress.finish()
     print(
         describe_run(service.registry, pipeline.processed, time.perf_counter() - started),
@@ -132,8 +125,10 @@ def run_replay(settings: Settings, request: ReplayRequest) -> int:
             f"Stopped before the end; run again with --group-id {group} to resume.", file=sys.stderr
         )
         return 130
+    earlier = f"; {already:,} by an earlier run" if already else ""
     print(
-        f"Replay complete: decisions in {topics.accepted} / {topics.pended} "
+        f"Replay complete: {pipeline.processed:,} records decided by this run{earlier}; "
+        f"decisions in {topics.accepted} / {topics.pended} "
         f"(rule set {', '.join(engine.versions)}, group {group}).",
         file=sys.stderr,
     )
@@ -153,19 +148,26 @@ def _diff(
     request: ReplayRequest,
 ) -> int:
     assert request.diff is not None
-    other = load_engine(request.diff, settings.rules)
-    decode = build_decoder(settings)
+    other = Engine.choose(request.diff, settings.rules)
+    wire = Wire.build(settings)
+    max_lines = settings.processing.max_lines
     report = DiffReport(", ".join(base.versions), ", ".join(other.versions))
     progress = Progress(sum(r.size for r in ranges), "diff")
-    for msg in read_range(consumer, ranges):
-        try:
-            claim, _ = decode(msg.value())
-        except DecodeError:
-            report.undecodable += 1
-            continue
-        report.add(
-            claim, msg.partition() or 0, msg.offset() or 0, base.decide(claim), other.decide(claim)
-        )
+    for batch in read_range(consumer, ranges):
+        bodies = [wire.body(msg.value()) for msg in batch]
+        differences, unreadable = base.compare(other, bodies, max_lines)
+        undecodable = set()
+        for index in unreadable:  # another writer schema, or not a claim at all
+            try:
+                claim = wire.decoder.decode(batch[index].value())
+            except DecodeError:
+                undecodable.add(index)
+                continue
+            differences[index] = base.compare(other, [claim_body(claim)], max_lines)[0][0]
+        report.undecodable += len(undecodable)
+        for index, (msg, difference) in enumerate(zip(batch, differences, strict=True)):
+            if index not in undecodable:
+                report.add(msg.partition() or 0, msg.offset() or 0, difference)
         progress.update(report.compared + report.undecodable)
     progress.finish()
     print(report.table())

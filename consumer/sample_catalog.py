@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 from typing import NamedTuple
 
-from consumer.npi import npi_check_digit
+from consumer._native import valid_npi
 
 # (line of business, weight). Medicaid is the largest book, MA next (RB.046.A covers all four).
 LOB_WEIGHTS: tuple[tuple[str, int], ...] = (
@@ -218,9 +218,13 @@ NON_BILLABLE_DX = ("E11", "D80", "I50", "M86.17", "I27.2")
 HYPHENATED_NDC = "0944-2700-02"
 
 
+def _with_check_digit(body: str) -> str:
+    """The NPI whose first nine digits are `body` (the engine's check, the one definition)."""
+    return next(body + digit for digit in "0123456789" if valid_npi(body + digit))
+
+
 def _npi_pool(rng: random.Random, size: int) -> tuple[str, ...]:
-    bodies = (f"1{rng.randrange(10**8):08d}" for _ in range(size))
-    return tuple(body + npi_check_digit(body) for body in bodies)
+    return tuple(_with_check_digit(f"1{rng.randrange(10**8):08d}") for _ in range(size))
 
 
 # Provider pools do not depend on the generator seed: the same home infusion agencies (each

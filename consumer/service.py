@@ -21,16 +21,13 @@ from prometheus_client.process_collector import ProcessCollector
 
 from consumer import __version__
 from consumer.clients import check_cluster
-from consumer.dlq import DeadLetterGuard
-from consumer.engine import Engine
-from consumer.engine.registry import all_rules
-from consumer.fastpath import build_fast_path
+from consumer.engine import RULE_IDS, Engine
 from consumer.http import HealthServer
 from consumer.metrics import Metrics
 from consumer.pipeline import Pipeline
-from consumer.processing import ENGINE_ERROR, ClaimProcessor
+from consumer.processing import ENGINE_ERROR
 from consumer.settings import Settings
-from consumer.wire import DLQ_ERROR_CLASSES, build_decoder, build_encoder
+from consumer.wire import DLQ_ERROR_CLASSES, Wire
 
 log = logging.getLogger(__name__)
 
@@ -74,17 +71,9 @@ def build_service(
     topics = settings.topics
     check_cluster(settings, [topics.input, topics.accepted, topics.pended, topics.dlq])
     registry = new_registry()
-    metrics = Metrics(registry, all_rules(), (*DLQ_ERROR_CLASSES, ENGINE_ERROR))
-    metrics.describe_build(engine.latest.policy_id, engine.versions)
-    processor = ClaimProcessor(
-        engine,
-        build_decoder(settings),
-        build_encoder(settings),
-        topics,
-        DeadLetterGuard(settings.processing.dlq_max_ratio, settings.processing.dlq_window),
-        keep_dead_letters=keep_dead_letters,
-        fast=build_fast_path(settings, engine),
-    )
+    metrics = Metrics(registry, RULE_IDS, (*DLQ_ERROR_CLASSES, ENGINE_ERROR))
+    metrics.describe_build(engine.policy_id, engine.versions)
+    processor = Wire.build(settings).processor(engine, keep_dead_letters=keep_dead_letters)
     pipeline = Pipeline(settings, processor, metrics)
     # What is loaded now (rule sets, the ICD-10-CM tables: ~630,000 objects) lives as long as
     # the process. A full cyclic-GC pass over it takes ~140 ms, a stall in whatever batch it

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry
 
-from consumer.engine.codes import LINES_OF_BUSINESS
+from consumer.engine.files import LINES_OF_BUSINESS
 from consumer.metrics import DECISIONS
 
 

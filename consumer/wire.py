@@ -1,19 +1,33 @@
-"""The wire formats as the service uses them: decoder, encoders and registry client built once
-from settings (SPEC §2.2). `raw` needs nothing; `confluent` needs `schema_registry.url`."""
+"""The wire formats of one process (SPEC §2.2), built once from settings: the registry client,
+the claim decoder, the decision framing, and the processor that decides batches with them.
+
+`raw` needs nothing; `confluent` needs `schema_registry.url`. A process builds one `Wire` and
+passes it to whoever needs it, so the registry client and the schema ids exist once.
+"""
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 
-from consumer.decoding import ERROR_CLASSES, DecodeLimits, make_claim_decoder
-from consumer.encoding import body_writer, make_decision_encoder
+from consumer.decoding import (
+    CONFLUENT_HEADER,
+    ERROR_CLASSES,
+    ClaimDecoder,
+    ConfluentClaimDecoder,
+    DecodeLimits,
+    make_claim_decoder,
+)
+from consumer.dlq import DeadLetterGuard
+from consumer.encoding import body_writer, decision_prefix
+from consumer.engine import Engine
 from consumer.errors import ConfigError
+from consumer.processing import ClaimProcessor, stream_decider
 from consumer.schemas import CLAIM, claim_schema, schema_json
-from consumer.settings import Settings
+from consumer.settings import Settings, TopicSettings
 
 Record = dict[str, Any]
 DLQ_ERROR_CLASSES = tuple(sorted(ERROR_CLASSES))
@@ -33,50 +47,112 @@ def registry_client(settings: Settings) -> SchemaRegistryClient | None:
     return SchemaRegistryClient(config)
 
 
-def _registry_for(settings: Settings, wire_format: str) -> SchemaRegistryClient | None:
-    client = registry_client(settings)
-    if wire_format == "confluent" and client is None:
-        raise ConfigError("wire format 'confluent' needs schema_registry.url")
-    return client
+@dataclass
+class Wire:
+    """How this process reads claims and frames decisions."""
 
+    settings: Settings
+    registry: SchemaRegistryClient | None
+    decoder: ClaimDecoder
 
-def build_decoder(settings: Settings) -> Callable[[bytes | None], tuple[Record, bytes | None]]:
-    """bytes → (claim record, its Avro body when reusable), raising DecodeError for what
-    belongs in the DLQ. Passing the body to the encoder copies the claim into the decision
-    instead of encoding it again (the decision's last field is the claim)."""
-    wire = settings.input_wire_format
-    decoder = make_claim_decoder(
-        "confluent" if wire == "confluent" else "raw",
-        registry=_registry_for(settings, wire),
-        writer_schema_path=settings.writer_schema,
-        limits=DecodeLimits(settings.processing.max_value_bytes, settings.processing.max_lines),
-    )
-    return decoder.decode_with_body
+    @classmethod
+    def build(cls, settings: Settings) -> Wire:
+        """Raises ConfigError when the confluent format has no registry URL, SchemaError for
+        a bad writer schema file."""
+        registry = registry_client(settings)
+        confluent = "confluent" in (settings.input_wire_format, settings.decision_wire_format)
+        if confluent and registry is None:
+            raise ConfigError("wire format 'confluent' needs schema_registry.url")
+        processing = settings.processing
+        decoder = make_claim_decoder(
+            "confluent" if settings.input_wire_format == "confluent" else "raw",
+            registry=registry,
+            writer_schema_path=settings.writer_schema,
+            limits=DecodeLimits(processing.max_value_bytes, processing.max_lines),
+        )
+        wire = cls(settings, registry, decoder)
+        if isinstance(decoder, ConfluentClaimDecoder):
+            decoder.on_our_schema = wire._learn_schema_id
+        return wire
 
+    def __post_init__(self) -> None:
+        # Confluent schema ids whose writer schema is ours (learnt from the decoder).
+        self.our_schema_ids: set[int] = set()
+        self._deciders: list[Callable[[int], None]] = []
 
-def build_encoder(settings: Settings) -> Callable[[Record, str, bytes | None], bytes]:
-    """(decision record, output topic, claim body or None) → bytes in the output format."""
-    wire = settings.decision_wire_format
-    encoder = make_decision_encoder(
-        "confluent" if wire == "confluent" else "raw", registry=_registry_for(settings, wire)
-    )
-    return encoder.encode
+    def body(self, value: bytes | None) -> bytes:
+        """The claim's Avro body when the engine can read the value where it lies (our
+        schema), else b"" (then the decoder must read it)."""
+        too_big = value is not None and len(value) > self.settings.processing.max_value_bytes
+        if not value or too_big or self.settings.writer_schema is not None:
+            return b""
+        if self.settings.input_wire_format == "raw":
+            return value
+        framed = value[0] == 0 and len(value) > CONFLUENT_HEADER.size
+        if framed and CONFLUENT_HEADER.unpack_from(value)[1] in self.our_schema_ids:
+            return value[CONFLUENT_HEADER.size :]
+        return b""
 
+    def processor(
+        self,
+        engine: Engine,
+        topics: TopicSettings | None = None,
+        *,
+        keep_dead_letters: bool = True,
+    ) -> ClaimProcessor:
+        """A batch processor deciding with `engine` and writing to `topics` (default: the
+        settings' topics). With `confluent` output, the decision schema is registered (or
+        found) under each output topic's subject now: SchemaError or
+        SchemaRegistryUnavailableError when the registry refuses or cannot be reached."""
+        topics = topics or self.settings.topics
+        processing = self.settings.processing
+        prefixes = (b"", b"")
+        if self.settings.decision_wire_format == "confluent":
+            assert self.registry is not None  # Wire.build checked
+            prefixes = (
+                decision_prefix(self.registry, topics.accepted),
+                decision_prefix(self.registry, topics.pended),
+            )
+        decider = stream_decider(
+            engine,
+            topics,
+            max_value_bytes=processing.max_value_bytes,
+            max_lines=processing.max_lines,
+            header_len=CONFLUENT_HEADER.size
+            if self.settings.input_wire_format == "confluent"
+            else 0,
+            # Raw values written with a configured writer schema go through the decoder.
+            reads_raw=self.settings.writer_schema is None,
+            prefixes=prefixes,
+        )
+        if isinstance(self.decoder, ConfluentClaimDecoder):
+            self._deciders.append(decider.allow_schema_id)
+            for schema_id in self.our_schema_ids:
+                decider.allow_schema_id(schema_id)
+        guard = DeadLetterGuard(processing.dlq_max_ratio, processing.dlq_window)
+        return ClaimProcessor(
+            decider, self.decoder.decode, topics, guard, keep_dead_letters=keep_dead_letters
+        )
 
-def build_claim_encoder(settings: Settings) -> Callable[[Record], bytes]:
-    """claim record → bytes in the input wire format (for producers: samples, demo, tests)."""
-    write = body_writer(claim_schema())
-    prefix = b""
-    if settings.input_wire_format == "confluent":
-        client = _registry_for(settings, "confluent")
-        assert client is not None
-        subject = f"{settings.topics.input}-value"
-        schema_id = client.register_schema(subject, Schema(schema_json(CLAIM), "AVRO"))
-        prefix = struct.pack(">bI", 0, schema_id)
+    def _learn_schema_id(self, schema_id: int) -> None:
+        self.our_schema_ids.add(schema_id)
+        for allow in self._deciders:
+            allow(schema_id)
 
-    def encode(claim: Record) -> bytes:
-        out = bytearray(prefix)
-        write(claim, out)
-        return bytes(out)
+    def claim_encoder(self, topic: str | None = None) -> Callable[[Record], bytes]:
+        """claim record → value bytes in the input wire format (for producers: samples, the
+        demo, tests); `confluent` registers our ClaimSubmitted under `<topic>-value`."""
+        write = body_writer(claim_schema())
+        prefix = b""
+        if self.settings.input_wire_format == "confluent":
+            assert self.registry is not None  # Wire.build checked
+            subject = f"{topic or self.settings.topics.input}-value"
+            schema_id = self.registry.register_schema(subject, Schema(schema_json(CLAIM), "AVRO"))
+            prefix = CONFLUENT_HEADER.pack(0, schema_id)
 
-    return encode
+        def encode(claim: Record) -> bytes:
+            out = bytearray(prefix)
+            write(claim, out)
+            return bytes(out)
+
+        return encode

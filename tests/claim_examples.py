@@ -10,13 +10,51 @@ record form (what fastavro decodes).
 from __future__ import annotations
 
 import copy
+import io
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import fastavro
 from hypothesis import strategies as st
 
 from consumer.claims import claim_from_json
+from consumer.schemas import decision_schema
+
+
+@dataclass
+class FakeMessage:
+    """Stands in for confluent_kafka.Message (the processor's KafkaRecord protocol)."""
+
+    _value: bytes | None
+    _key: bytes | None = b"M000123456"
+    _offset: int = 41
+
+    def topic(self) -> str:
+        return "claims.submitted"
+
+    def partition(self) -> int:
+        return 2
+
+    def offset(self) -> int:
+        return self._offset
+
+    def key(self) -> bytes | None:
+        return self._key
+
+    def value(self) -> bytes | None:
+        return self._value
+
+    def timestamp(self) -> tuple[int, int]:
+        return (1, 1_780_000_000_000)
+
+
+def decode_decision(value: bytes) -> dict[str, Any]:
+    """A raw ClaimDecision value, read with our schema."""
+    record: dict[str, Any] = fastavro.schemaless_reader(io.BytesIO(value), decision_schema(), None)  # type: ignore[assignment]
+    return record
+
 
 VALID_NPI = "1234567893"  # the CMS example NPI; passes the Luhn check with prefix 80840
 OTHER_NPI = "1245319599"

@@ -1,5 +1,29 @@
-"""The broker-free decision core: rule set + catalogue (data) and rules (code) → decisions."""
+"""The decision engine: the compiled RB.046.A rules (`native/`) behind a small typed facade.
 
-from consumer.engine.engine import ACCEPTED, PENDED, Engine, Outcome, RuleResult
+`Engine.load()` reads and validates the rule-set files; `decide`, `explain` and `compare`
+ask the compiled engine. Where is the rule for ...? In `native/src/rules/`, one file per theme.
+"""
 
-__all__ = ["ACCEPTED", "PENDED", "Engine", "Outcome", "RuleResult"]
+from consumer.engine.engine import (
+    ACCEPTED,
+    NOT_IN_EFFECT,
+    PENDED,
+    RULE_IDS,
+    Decision,
+    Difference,
+    Engine,
+    Reason,
+    RuleVerdict,
+)
+
+__all__ = [
+    "ACCEPTED",
+    "NOT_IN_EFFECT",
+    "PENDED",
+    "RULE_IDS",
+    "Decision",
+    "Difference",
+    "Engine",
+    "Reason",
+    "RuleVerdict",
+]

@@ -1,65 +1,64 @@
-"""The decision engine: one claim record in, one outcome (ACCEPTED or PENDED, with reasons) out.
+"""The decision engine as Python sees it: a thin typed facade over the compiled engine.
 
-Pure and broker-free: the Kafka loop, the offline CLI and the tests all call `Engine.decide`.
+The rules live once, in `native/` (built into `consumer._native`). This module loads and
+validates the rule-set files (`consumer.engine.files`), hands them to the compiled engine, and
+asks it for decisions: of a claim in record form (encoded in our schema first), of an Avro
+body, with every rule's verdict (`explain`), or under two rule sets at once (`compare`). The
+stream and offline `validate` use the engine's batch deciders (`StreamDecider`,
+`JsonDecider`), built from the same compiled rule sets.
 """
 
 from __future__ import annotations
 
+import functools
+import json
 import os
-from collections.abc import Iterable
-from datetime import date
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
-from consumer.engine.context import ClaimContext, line_views
-from consumer.engine.registry import Finding, all_rules
-from consumer.engine.ruleset import RuleSet, is_rule_set_file, load_rule_set
+from consumer import _native
+from consumer.encoding import claim_body
+from consumer.engine.files import is_rule_set_file, read_rule_set
+from consumer.engine.icd10 import billable_codes
 from consumer.errors import RuleSetError
 
+Decision = _native.Decision
+Reason = _native.Reason
+RuleVerdict = _native.RuleVerdict
+Difference = _native.Difference
 ACCEPTED = "ACCEPTED"
 PENDED = "PENDED"
 NOT_IN_EFFECT = "policy.not-in-effect"
+RULE_IDS: tuple[str, ...] = tuple(_native.RULE_IDS)
 
 # The rules/ folder of a source checkout; a deployment points INFUSION_VALIDATOR_RULES at its own.
 DEFAULT_RULES_PATH = Path(__file__).resolve().parents[2] / "rules"
 
 
-class Outcome(NamedTuple):
-    decision: str
-    reasons: list[dict[str, Any]]
-    policy_id: str
-    rule_set_version: str
+@functools.cache
+def _billable_json() -> str:
+    return json.dumps(sorted(billable_codes()))
 
 
-class RuleResult(NamedTuple):
-    """One rule's verdict on one claim, for `explain`."""
-
-    rule_id: str
-    summary: str
-    status: str  # "pass", "fail", or "off" (disabled by the rule set or contract)
-    reasons: list[dict[str, Any]]
-
-
-def _reason(rule_id: str, carc: str | None, rarc: str | None, finding: Finding) -> dict[str, Any]:
-    return {
-        "rule_id": rule_id,
-        "line_number": finding.line_number,
-        "carc": carc,
-        "rarc": rarc,
-        "message": finding.message,
-    }
+def engine_files_json(rule_sets: Iterable[dict[str, Any]]) -> str:
+    """What the compiled engine is built from: the validated files and the ICD-10-CM codes."""
+    files = json.dumps(list(rule_sets))
+    return f'{{"rule_sets": {files}, "billable_diagnoses": {_billable_json()}}}'
 
 
 class Engine:
     """Decides claims under the rule set(s) of one policy, effective-dated."""
 
-    def __init__(self, rule_sets: Iterable[RuleSet]) -> None:
-        self.rule_sets = sorted(rule_sets, key=lambda rs: rs.effective_from)
-        if not self.rule_sets:
+    def __init__(self, rule_sets: Sequence[dict[str, Any]]) -> None:
+        """From validated rule sets (`consumer.engine.files.read_rule_set`)."""
+        if not rule_sets:
             raise RuleSetError("no rule set to decide with")
-        self.latest = self.rule_sets[-1]
-        # The common case, one rule set: no search per claim (its dates are still checked).
-        self._only = self.rule_sets[0] if len(self.rule_sets) == 1 else None
+        try:
+            self.native = _native.Engine(engine_files_json(rule_sets))
+        except ValueError as exc:
+            raise RuleSetError(str(exc)) from exc
+        self._rule_sets = list(rule_sets)
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> Engine:
@@ -69,79 +68,54 @@ class Engine:
             files = sorted(p for p in target.glob("*.yaml") if is_rule_set_file(p))
             if not files:
                 raise RuleSetError(f"{target}: no rule-set file (a YAML file with a policy_id)")
-            return cls(load_rule_set(p) for p in files)
+            return cls([read_rule_set(p) for p in files])
         if not target.exists():
             raise RuleSetError(f"{target}: no such rule-set file or folder")
-        return cls([load_rule_set(target)])
+        return cls([read_rule_set(target)])
+
+    @classmethod
+    def choose(cls, spec: str | None, rules_dir: str | Path | None) -> Engine:
+        """A rule-set file or folder, or one version among the rule sets of `rules_dir`."""
+        if spec is None or Path(spec).exists():
+            return cls.load(spec or rules_dir)
+        every = cls.load(rules_dir)
+        chosen = [rs for rs in every._rule_sets if rs["rule_set"]["version"] == spec]
+        if not chosen:
+            raise RuleSetError(
+                f"{spec!r} is neither a rule-set file nor a known version "
+                f"(known: {', '.join(every.versions)})"
+            )
+        return cls(chosen)
 
     @property
     def versions(self) -> list[str]:
-        return [rs.version for rs in self.rule_sets]
+        """The rule-set versions, oldest first."""
+        return self.native.versions
 
-    def rule_set_for(self, last_day: date) -> RuleSet | None:
-        """The rule set in effect on the claim's last date of service, if any."""
-        for rule_set in reversed(self.rule_sets):
-            if rule_set.in_effect(last_day):
-                return rule_set
-        return None
+    @property
+    def policy_id(self) -> str:
+        return self.native.policy_id
 
-    def _prepare(self, claim: dict[str, Any]) -> ClaimContext | Outcome:
-        last_day: date | None = None
-        for line in claim["lines"]:
-            day = line["service_date_to"] or line["service_date_from"]
-            if last_day is None or day > last_day:
-                last_day = day
-        if last_day is None:
-            last_day = claim["submitted_at"].date()
-        only = self._only
-        if only is not None:
-            rule_set = only if only.in_effect(last_day) else None
-        else:
-            rule_set = self.rule_set_for(last_day)
-        if rule_set is None:
-            note = {
-                "rule_id": NOT_IN_EFFECT,
-                "line_number": None,
-                "carc": None,
-                "rarc": None,
-                "message": f"No {self.latest.policy_id} rule set is in effect on the dates of "
-                f"service (policy effective {self.rule_sets[0].effective_from}); not reviewed.",
-            }
-            return Outcome(ACCEPTED, [note], self.latest.policy_id, self.latest.version)
-        policy = rule_set.policy_for(claim["contract_id"])
-        views = line_views(claim, rule_set.catalogue)
-        effective = policy.effective_from
-        in_scope = [v for v in views if v.date_to >= effective]
-        return ClaimContext(claim, views, in_scope, policy)
+    def describe(self) -> list[dict[str, Any]]:
+        """Per rule set: file, identity, dates, rules on, catalogue, contracts."""
+        return self.native.describe()
 
-    def decide(self, claim: dict[str, Any]) -> Outcome:
-        """Run every active rule; PENDED if any of them reports a reason with a CARC."""
-        ctx = self._prepare(claim)
-        if isinstance(ctx, Outcome):
-            return ctx
-        policy = ctx.policy
-        reasons: list[dict[str, Any]] = []
-        pended = False
-        for active in policy.rules:
-            rule = active.rule
-            for finding in rule.check(ctx):
-                reasons.append(_reason(rule.rule_id, active.carc, active.rarc, finding))
-                if active.carc:
-                    pended = True
-        return Outcome(PENDED if pended else ACCEPTED, reasons, policy.policy_id, policy.version)
+    def decide(self, claim: dict[str, Any]) -> Decision:
+        """The decision of a claim in record form (`consumer.claims`)."""
+        return self.native.decide(claim_body(claim))
 
-    def explain(self, claim: dict[str, Any]) -> tuple[Outcome, list[RuleResult]]:
-        """The decision plus every registered rule's verdict, for a human reader."""
-        outcome = self.decide(claim)
-        ctx = self._prepare(claim)
-        if isinstance(ctx, Outcome):
-            return outcome, []
-        active = {a.rule.rule_id: a for a in ctx.policy.rules}
-        results = []
-        for rule_id, rule in sorted(all_rules().items()):
-            if rule_id not in active:
-                results.append(RuleResult(rule_id, rule.summary, "off", []))
-                continue
-            found = [r for r in outcome.reasons if r["rule_id"] == rule_id]
-            results.append(RuleResult(rule_id, rule.summary, "fail" if found else "pass", found))
-        return outcome, results
+    def decide_body(self, body: bytes) -> Decision:
+        """The decision of a claim given as its Avro body in our schema."""
+        return self.native.decide(body)
+
+    def explain(self, claim: dict[str, Any]) -> tuple[Decision, list[RuleVerdict]]:
+        """The decision and every rule's verdict (empty when no rule set is in effect)."""
+        return self.native.explain(claim_body(claim))
+
+    def compare(
+        self, other: Engine, bodies: Sequence[bytes], max_lines: int = 50
+    ) -> tuple[list[Difference | None], list[int]]:
+        """For each claim body (our schema's Avro), how `other`'s decision differs from this
+        one's (None: not at all); and the indexes of the bodies it could not read (or whose
+        claim has no line or more than `max_lines`), left to the caller's decoder."""
+        return self.native.compare(other.native, list(bodies), max_lines)

@@ -11,20 +11,11 @@ import simple_icd_10_cm as icd
 def billable_codes() -> frozenset[str]:
     """Every billable code (a leaf of the classification), with and without its dot.
 
-    Built once from the package's code list; also handed to the compiled hot path
-    (`consumer.fastpath`), so both paths answer from the same set.
+    Built once from the package's code list and handed to the compiled engine, which
+    answers `diagnosis.invalid` from it.
     """
     leaves = [code for code in icd.get_all_codes(True) if icd.is_leaf(code)]
     return frozenset(leaves) | frozenset(code.replace(".", "") for code in leaves)
-
-
-def is_billable(code: str) -> bool:
-    """True for a valid code at the highest level of specificity (a leaf of the classification).
-
-    The dot is optional (`E11.9` and `E119` are the same code); case and spaces are ignored.
-    Categories such as `E11` are valid codes but not billable.
-    """
-    return code.strip().upper() in billable_codes()
 
 
 def code_set_version() -> str:

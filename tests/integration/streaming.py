@@ -49,7 +49,7 @@ from consumer.offline import validate
 from consumer.producing import produce_claims as product_produce_claims
 from consumer.schemas import CLAIM, decision_schema
 from consumer.settings import Settings
-from consumer.wire import build_claim_encoder, build_decoder
+from consumer.wire import Wire
 
 REPO = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
@@ -144,7 +144,7 @@ def produce_claims(bootstrap: str, topics: Topics, claims: Iterable[dict[str, An
 def claim_encoder(bootstrap: str, topics: Topics) -> Callable[[dict[str, Any]], bytes]:
     """JSON-form claim -> input record value (raw Avro), for hand-built record sequences; only
     the schema is checked (a claim without lines encodes, the validator must DLQ it)."""
-    encode = build_claim_encoder(client_settings(bootstrap, topics))
+    encode = Wire.build(client_settings(bootstrap, topics)).claim_encoder()
     return lambda claim: encode(record_from_json(claim, CLAIM))
 
 
@@ -416,10 +416,10 @@ class LogEnds:
 
 def input_index(bootstrap: str, topics: Topics) -> dict[tuple[int, int], tuple[bytes | None, str]]:
     """(partition, offset) -> (key, event_id) of every input record that decodes as a claim."""
-    decode = build_decoder(client_settings(bootstrap, topics))
+    decode = Wire.build(client_settings(bootstrap, topics)).decoder.decode
     index = {}
     for r in read_all(bootstrap, [topics.input]):
-        claim, _body = decode(r.value)
+        claim = decode(r.value)
         index[(r.partition, r.offset)] = (r.key, claim["event_id"])
     return index
 
@@ -457,8 +457,13 @@ def validate_offline(claims: Sequence[dict[str, Any]], work_dir: Path) -> dict[s
 
 def decide_offline(claim: dict[str, Any], engine: Engine) -> tuple[str, str, list[Any]]:
     """(decision, rule-set version, sorted reasons) of one JSON-form claim, engine alone."""
-    outcome = engine.decide(claim_from_json(claim))
-    return outcome.decision, outcome.rule_set_version, reason_set(outcome.reasons)
+    decision = engine.decide(claim_from_json(claim))
+    reasons = [
+        {"rule_id": r.rule_id, "line_number": r.line_number, "carc": r.carc, "rarc": r.rarc,
+         "message": r.message}
+        for r in decision.reasons
+    ]  # fmt: skip
+    return decision.decision, decision.rule_set_version, reason_set(reasons)
 
 
 def outcome_of(decision: Mapping[str, Any]) -> tuple[str, str, list[Any]]:

@@ -105,7 +105,7 @@ def test_metrics_equal_the_true_numbers_and_lag_drains(running: dict[str, Any]) 
     for claim in running["claims"]:
         outcome = engine.decide(claim_from_json(claim))
         decisions[(outcome.decision, claim["line_of_business"])] += 1
-        failures.update(r["rule_id"] for r in outcome.reasons if r["carc"])
+        failures.update(r.rule_id for r in outcome.reasons if r.carc)
 
     metrics = scrape(port)
     for (decision, lob), count in decisions.items():

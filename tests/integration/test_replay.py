@@ -21,7 +21,7 @@ from confluent_kafka.admin import AdminClient
 
 from consumer.claims import claim_from_json
 from consumer.cli import main
-from consumer.engine import Engine
+from consumer.engine import Decision, Engine, Reason
 from consumer.engine.engine import DEFAULT_RULES_PATH
 from consumer.producing import produce_claims
 from consumer.replay import ReplayRequest, run_replay
@@ -103,38 +103,72 @@ def test_a_range_replay_decides_exactly_that_range_and_leaves_the_live_group_alo
     for decision in replayed:
         expected = engine.decide(claim_from_json(claims[decision["event_id"]]))
         assert decision["decision"] == expected.decision
-        assert decision["reasons"] == expected.reasons
+        assert decision["reasons"] == [reason_dict(r) for r in expected.reasons]
     committed = live.committed([TopicPartition(source, p) for p in range(3)], timeout=10)
     assert [tp.offset for tp in committed] == [123, 123, 123]
     live.close()
 
 
-def changed_rule_set(tmp_path: Path) -> Path:
-    """The shipped rules with one more code (J1170, hydromorphone) needing authorization."""
+def reason_dict(reason: Reason) -> dict[str, Any]:
+    return {
+        "rule_id": reason.rule_id,
+        "line_number": reason.line_number,
+        "carc": reason.carc,
+        "rarc": reason.rarc,
+        "message": reason.message,
+    }
+
+
+def changed_rule_set(tmp_path: Path, change: tuple[str, str] | None = None) -> Path:
+    """The shipped rules with one more code (J1170, hydromorphone) needing authorization, or
+    with `change` (old text, new text) made instead."""
     folder = tmp_path / "rules-r2"
     folder.mkdir()
     shutil.copy(DEFAULT_RULES_PATH / "catalogue.yaml", folder)
     text = (DEFAULT_RULES_PATH / "RB.046.A.yaml").read_text()
     text = text.replace('version: "RB.046.A-2026.06.14-r1"', 'version: "RB.046.A-2026.06.14-r2"')
-    text = text.replace(
-        "extra_prior_authorization: {}", "extra_prior_authorization: { ALL: [J1170] }"
+    old, new = change or (
+        "extra_prior_authorization: {}",
+        "extra_prior_authorization: { ALL: [J1170] }",
     )
-    (folder / "RB.046.A.yaml").write_text(text)
+    assert old in text
+    (folder / "RB.046.A.yaml").write_text(text.replace(old, new))
     return folder
 
 
+def whole_reasons(decision: Decision) -> list[tuple[Any, ...]]:
+    """What --diff compares: every reason's rule, line, CARC and RARC (not its wording)."""
+    return sorted(
+        (r.rule_id, r.line_number or 0, r.carc or "", r.rarc or "") for r in decision.reasons
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "by_rule"),
+    [
+        # Newly failing claims, and claims failing on one more line than before.
+        (None, {"+auth.missing", "~auth.missing"}),
+        # Only the RARC of auth.missing changes: the same claims pend, for other codes.
+        (
+            (
+                'auth.missing: { carc: "197", rarc: M62 }',
+                'auth.missing: { carc: "197", rarc: N54 }',
+            ),
+            {"~auth.missing"},
+        ),
+    ],
+    ids=["one-more-code-needs-authorization", "only-a-rarc-changes"],
+)
 def test_diff_reports_exactly_the_claims_a_rule_change_changes(
-    settings: Settings, tmp_path: Path
+    settings: Settings, tmp_path: Path, change: tuple[str, str] | None, by_rule: set[str]
 ) -> None:
     claims = produce(settings, 2000, seed=12)
-    other = changed_rule_set(tmp_path)
+    other = changed_rule_set(tmp_path, change)
     base_engine, other_engine = Engine.load(), Engine.load(other)
     expected = set()
     for claim in claims.values():
         a, b = (e.decide(claim_from_json(claim)) for e in (base_engine, other_engine))
-        if a.decision != b.decision or {
-            (r["rule_id"], r["line_number"]) for r in a.reasons if r["carc"]
-        } != {(r["rule_id"], r["line_number"]) for r in b.reasons if r["carc"]}:
+        if a.decision != b.decision or whole_reasons(a) != whole_reasons(b):
             expected.add(claim["claim_id"])
     assert expected, "the sample must contain claims the change affects"
 
@@ -143,7 +177,7 @@ def test_diff_reports_exactly_the_claims_a_rule_change_changes(
     report = json.loads(report_path.read_text())
     assert report["compared"] == len(claims)
     assert {c["claim_id"] for c in report["changes"]} == expected
-    assert set(report["by_rule"]) == {"+auth.missing"}
+    assert set(report["by_rule"]) == by_rule
     # --diff writes nothing to Kafka.
     assert (
         read_all(
@@ -205,7 +239,12 @@ def test_a_replay_killed_half_way_resumes_without_loss_or_duplicates(
     assert 2000 <= seen < 9000, f"kill landed at {seen} decisions"
 
     second = subprocess.run(command, env=env, capture_output=True, timeout=120, check=False)
-    assert second.returncode == 0, second.stderr.decode()[-2000:]
+    err = second.stderr.decode()
+    assert second.returncode == 0, err[-2000:]
+    # It says what the earlier run did and what it does, and its progress ends at 100 %.
+    assert "were replayed by an earlier run; this run replays the other" in err
+    assert "100.0% 9,000/9,000" in err
+    assert "records decided by this run; " in err
     decisions = decisions_in(bootstrap, [topics.accepted, topics.pended])
     event_ids = [d["event_id"] for d in decisions]
     assert len(event_ids) == 9000

@@ -30,13 +30,9 @@ from consumer.decoding import (
     SchemaRegistryUnavailableError,
     make_claim_decoder,
 )
-from consumer.encoding import (
-    ConfluentDecisionEncoder,
-    RawDecisionEncoder,
-    make_decision_encoder,
-)
+from consumer.encoding import claim_body, decision_prefix
 from consumer.errors import DecodeError, SchemaError
-from tests.claim_examples import claim_record, decision_record, decision_records
+from tests.claim_examples import claim_record
 
 CLAIM_TOPIC = "claims.submitted"
 
@@ -76,9 +72,7 @@ def error_class(decode: Callable[[Any], Any], value: Any) -> str:
 def test_raw_round_trip() -> None:
     record = claim_record()
     assert RawClaimDecoder().decode(avro_body(record)) == record
-    decision = decision_record(record)
-    body = RawDecisionEncoder().encode(decision, "claims.pended")
-    assert fastavro.schemaless_reader(io.BytesIO(body), schemas.decision_schema()) == decision
+    assert claim_body(record) == avro_body(record)
 
 
 def test_raw_with_a_configured_writer_schema_file(tmp_path: Any) -> None:
@@ -98,14 +92,11 @@ def test_confluent_round_trip(registry: SchemaRegistryClient, claim_id: int) -> 
     decoder = make_claim_decoder("confluent", registry=registry)
     assert decoder.decode(framed(claim_id, avro_body(record))) == record
 
-    encoder = make_decision_encoder("confluent", registry=registry)
-    decision = decision_record(record)
-    value = encoder.encode(decision, "claims.pended")
-    magic, schema_id = struct.unpack_from(">bI", value)
+    prefix = decision_prefix(registry, "claims.pended")
+    magic, schema_id = struct.unpack(">bI", prefix)
     assert magic == 0
-    registered = registry.get_schema(schema_id)
-    parsed = fastavro.parse_schema(json.loads(registered.schema_str))
-    assert fastavro.schemaless_reader(io.BytesIO(value[5:]), parsed) == decision
+    registered = json.loads(registry.get_schema(schema_id).schema_str)
+    assert fastavro.parse_schema(registered)["name"] == schemas.DECISION
     assert registry.get_latest_version("claims.pended-value").schema_id == schema_id
 
 
@@ -129,29 +120,13 @@ def test_confluent_decoder_fetches_each_schema_id_once(
     assert calls == [claim_id, claim_id + 100]  # unknown ids are remembered too
 
 
-def test_confluent_encoder_registers_once_per_topic(registry: SchemaRegistryClient) -> None:
-    encoder = ConfluentDecisionEncoder(registry)
-    calls: list[str] = []
-    real = registry.register_schema
-
-    def counting(subject: str, schema: Schema, *args: Any) -> int:
-        calls.append(subject)
-        return int(real(subject, schema, *args))
-
-    registry.register_schema = counting  # type: ignore[method-assign]
-    for topic in ("claims.accepted", "claims.pended", "claims.accepted"):
-        encoder.encode(decision_record(), topic)
-    assert calls == ["claims.accepted-value", "claims.pended-value"]
-
-
-def test_confluent_encoder_without_auto_register(registry: SchemaRegistryClient) -> None:
-    encoder = ConfluentDecisionEncoder(registry, auto_register=False)
+def test_decision_prefix_without_auto_register(registry: SchemaRegistryClient) -> None:
     with pytest.raises(SchemaError, match=r"under subject claims\.pended-value"):
-        encoder.encode(decision_record(), "claims.pended")
+        decision_prefix(registry, "claims.pended", auto_register=False)
     registry.register_schema(
         "claims.pended-value", Schema(schemas.schema_json(schemas.DECISION), "AVRO")
     )
-    assert encoder.encode(decision_record(), "claims.pended")[0] == 0
+    assert decision_prefix(registry, "claims.pended", auto_register=False)[0] == 0
 
 
 def test_confluent_with_an_older_writer_schema(registry: SchemaRegistryClient) -> None:
@@ -164,45 +139,26 @@ def test_confluent_with_an_older_writer_schema(registry: SchemaRegistryClient) -
     assert ConfluentClaimDecoder(registry).decode(value) == record | {"contract_id": None}
 
 
-def test_claim_body_is_embedded_verbatim(registry: SchemaRegistryClient, claim_id: int) -> None:
-    record = claim_record()
-    body = avro_body(record)
-    decoded, raw_body = RawClaimDecoder().decode_with_body(body)
-    assert (decoded, raw_body) == (record, body)
-    decoded, framed_body = ConfluentClaimDecoder(registry).decode_with_body(framed(claim_id, body))
-    assert (decoded, framed_body) == (record, body)
-
-    decision = decision_record(decoded)
-    raw_encoder, confluent_encoder = RawDecisionEncoder(), ConfluentDecisionEncoder(registry)
-    assert raw_encoder.encode(decision, claim_body=body) == raw_encoder.encode(decision)
-    assert confluent_encoder.encode(decision, "claims.accepted", body) == confluent_encoder.encode(
-        decision, "claims.accepted"
-    )
-
-
-@settings(max_examples=100, deadline=None)
-@given(decision_records())
-def test_decision_with_embedded_claim_body_equals_a_full_encoding(decision: dict[str, Any]) -> None:
-    claim_body = avro_body(decision["claim"])
-    expected = avro_body(decision, schemas.decision_schema())
-    assert RawDecisionEncoder().encode(decision, claim_body=claim_body) == expected
-
-
-def test_no_verbatim_body_from_another_writer_schema(registry: SchemaRegistryClient) -> None:
+def test_the_decoder_names_the_schema_ids_whose_writer_schema_is_ours(
+    registry: SchemaRegistryClient, claim_id: int
+) -> None:
     older = json.loads(schemas.schema_json(schemas.CLAIM))
     older["fields"] = [f for f in older["fields"] if f["name"] != "contract_id"]
-    record = claim_record()
-    del record["contract_id"]
-    body = avro_body(record, fastavro.parse_schema(older))
-    assert RawClaimDecoder(fastavro.parse_schema(older)).decode_with_body(body)[1] is None
     old_id = int(registry.register_schema("claims.submitted-value", Schema(json.dumps(older))))
+    record = claim_record()
     decoder = ConfluentClaimDecoder(registry)
-    assert decoder.decode_with_body(framed(old_id, body))[1] is None
+    ours: list[int] = []
+    decoder.on_our_schema = ours.append
+    for _ in range(2):  # each id is fetched, and named, once
+        decoder.decode(framed(claim_id, avro_body(record)))
+    del record["contract_id"]
+    decoder.decode(framed(old_id, avro_body(record, fastavro.parse_schema(older))))
+    assert ours == [claim_id]
 
 
-def test_encoder_explains_a_record_that_does_not_fit() -> None:
-    with pytest.raises(ValueError, match="decision"):
-        RawDecisionEncoder().encode(decision_record(decision="MAYBE"))
+def test_claim_body_explains_a_record_that_does_not_fit() -> None:
+    with pytest.raises(ValueError, match="ClaimSubmitted"):
+        claim_body(claim_record() | {"total_charge": "125.00"})  # a str, not a Decimal
 
 
 def test_confluent_needs_a_registry() -> None:
@@ -243,16 +199,15 @@ def test_unreachable_registry_is_retryable_not_a_decode_error(error: Exception) 
 
 
 def test_registry_outage_while_registering_is_retryable() -> None:
-    encoder = ConfluentDecisionEncoder(BrokenRegistry(TimeoutError("timed out")))  # type: ignore[arg-type]
+    registry = BrokenRegistry(TimeoutError("timed out"))
     with pytest.raises(SchemaRegistryUnavailableError):
-        encoder.encode(decision_record(), "claims.accepted")
+        decision_prefix(registry, "claims.accepted")  # type: ignore[arg-type]
 
 
 def test_registry_refusing_the_schema_is_fatal() -> None:
-    refused = SchemaRegistryError(409, 409, "incompatible schema")
-    encoder = ConfluentDecisionEncoder(BrokenRegistry(refused))  # type: ignore[arg-type]
+    registry = BrokenRegistry(SchemaRegistryError(409, 409, "incompatible schema"))
     with pytest.raises(SchemaError, match="refused to register"):
-        encoder.encode(decision_record(), "claims.accepted")
+        decision_prefix(registry, "claims.accepted")  # type: ignore[arg-type]
 
 
 # --- poison inputs --------------------------------------------------------------------------

@@ -20,7 +20,7 @@ def engine() -> Engine:
 
 def reason_ids(engine: Engine, claim: dict) -> set[tuple[str, str | None, str | None]]:
     outcome = engine.decide(claim_from_json(claim))
-    return {(r["rule_id"], r["carc"], r["rarc"]) for r in outcome.reasons}
+    return {(r.rule_id, r.carc, r.rarc) for r in outcome.reasons}
 
 
 def test_example_claim_is_accepted_without_reasons(engine: Engine) -> None:
@@ -43,7 +43,7 @@ def test_line_reasons_name_their_line_and_claim_reasons_none(engine: Engine) -> 
     claim = claim_json(billing_npi="1234567890")
     claim["lines"][2]["place_of_service"] = "11"
     outcome = engine.decide(claim_from_json(claim))
-    where = {r["rule_id"]: r["line_number"] for r in outcome.reasons}
+    where = {r.rule_id: r.line_number for r in outcome.reasons}
     assert where == {"pos.not-home": 3, "npi.billing": None}
     assert outcome.decision == "PENDED"
 
@@ -61,7 +61,7 @@ def test_claim_entirely_before_the_policy_is_accepted_with_an_informational_reas
     lines = [line_json(2, service_date_from="2026-06-10", place_of_service="11")]
     outcome = engine.decide(claim_from_json(claim_json(lines=lines, total_charge="160.00")))
     assert outcome.decision == "ACCEPTED"
-    assert [(r["rule_id"], r["carc"], r["rarc"]) for r in outcome.reasons] == [
+    assert [(r.rule_id, r.carc, r.rarc) for r in outcome.reasons] == [
         ("policy.not-in-effect", None, None)
     ]
 
@@ -125,7 +125,7 @@ def test_rule_sets_are_effective_dated_and_sit_side_by_side(tmp_path: Path) -> N
         )
     )
     assert in_2027.rule_set_version == "RB.046.B-2027.01.01-r1"
-    assert {r["rule_id"] for r in in_2027.reasons} == {"auth.missing"}
+    assert {r.rule_id for r in in_2027.reasons} == {"auth.missing"}
 
 
 def test_a_rule_switched_off_in_the_file_does_not_run(tmp_path: Path) -> None:
@@ -148,7 +148,7 @@ def test_explain_reports_every_rule_with_the_failures_first(engine: Engine) -> N
     assert outcome.decision == "PENDED"
     failed = [r for r in results if r.status == "fail"]
     assert [r.rule_id for r in failed] == ["ndc.code"]
-    assert failed[0].reasons[0]["line_number"] == 2
+    assert failed[0].reasons[0].line_number == 2
     assert failed[0].summary.startswith("A J- or Q-code drug line carries an 11-digit NDC")
     statuses = {r.rule_id: r.status for r in results}
     assert statuses["pos.missing"] == "pass"

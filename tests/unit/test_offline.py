@@ -1,22 +1,23 @@
-"""Offline `validate` and `explain`: bad lines reported, others decided; Avro files; the fast
-decision line equals the schema-driven one; explanations an analyst can act on."""
+"""Offline `validate` and `explain`: bad lines reported, others decided; Avro files; every
+spelling of a claim decided alike; decision lines that fit the ClaimDecision schema;
+explanations an analyst can act on."""
 
 from __future__ import annotations
 
 import io
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import fastavro
 import orjson
 import pytest
 
-from consumer.claims import claim_from_json, decision_to_json
+from consumer.claims import record_from_json
 from consumer.cli import main
-from consumer.decisions import decision_json_line, decision_record
 from consumer.engine import Engine
 from consumer.offline import validate
-from consumer.schemas import claim_schema
+from consumer.schemas import DECISION, claim_schema
 from tests.claim_examples import claim_json, claim_record
 
 
@@ -25,15 +26,35 @@ def engine() -> Engine:
     return Engine.load()
 
 
-def test_the_fast_decision_line_equals_the_schema_driven_json(engine: Engine) -> None:
-    claim = claim_json()
-    claim["lines"][1]["ndc"] = None  # pended, so reasons are in the comparison too
-    record = claim_from_json(claim)
-    outcome = engine.decide(record)
-    fast = orjson.loads(decision_json_line(record, outcome, orjson.dumps(claim)))
-    slow = decision_to_json(decision_record(record, outcome))
-    fast.pop("decided_at"), slow.pop("decided_at")
-    assert fast == slow
+def decide_lines(engine: Engine, tmp_path: Path, lines: list[bytes]) -> list[dict[str, Any]]:
+    source = tmp_path / "claims.jsonl"
+    source.write_bytes(b"\n".join(lines) + b"\n")
+    out = io.BytesIO()
+    validate(str(source), engine, out, io.StringIO())
+    return [orjson.loads(line) for line in out.getvalue().splitlines()]
+
+
+def test_a_claim_spelt_differently_is_the_same_claim_with_the_same_decision(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """The plain JSON form is read by the engine; other spellings the form allows (decimals as
+    numbers, a timestamp with an offset, omitted optionals) by Python - decided alike."""
+    plain = claim_json()
+    plain["lines"][1]["ndc"] = None  # pended, so reasons are in the comparison too
+    odd = claim_json()
+    odd["lines"][1]["ndc"] = None
+    odd["total_charge"] = float(odd["total_charge"])
+    odd["submitted_at"] = "2026-11-25T12:00:00+02:00"
+    del odd["lines"][0]["description"]
+    decisions = decide_lines(engine, tmp_path, [orjson.dumps(plain), orjson.dumps(odd)])
+    for decision in decisions:
+        decision.pop("decided_at")
+        decision.pop("claim")
+        record_from_json(
+            {**decision, "decided_at": "2026-11-25T10:00:00Z", "claim": plain}, DECISION
+        )
+    assert decisions[0] == decisions[1]
+    assert decisions[0]["decision"] == "PENDED"
 
 
 def test_bad_lines_are_reported_with_their_number_and_the_rest_decided(
@@ -82,7 +103,10 @@ def test_explain_names_the_rule_the_line_and_the_fix_in_plain_words(
     text = capsys.readouterr().out
     assert "CLM-2026-000001" in text
     assert "PENDED" in text
-    assert "line 1: S9500 is billed per day: 2026-07-01 to 2026-07-03 is 3 day(s), but 5.0" in text
+    assert (
+        "line 1 (S9500, 2026-07-01 to 2026-07-03): S9500 is billed per day: 2026-07-01 to "
+        "2026-07-03 is 3 day(s), but 5 unit(s) were billed." in text
+    )
     assert "[units.per-diem] CARC 16 (Claim/service lacks information" in text
     assert "RARC N345 (Date range not valid with units submitted.)" in text
     assert "FAIL  units.per-diem" in text
@@ -99,9 +123,7 @@ def test_validate_command_exits_zero_and_summarises(
     assert main(["validate", str(tmp_path / "absent.jsonl")]) == 2
 
 
-def test_decided_at_is_utc_milliseconds() -> None:
-    record = claim_record()
-    line = decision_json_line(record, Engine.load().decide(record), b"{}")
-    decided = orjson.loads(line)["decided_at"]
+def test_decided_at_is_utc_milliseconds(engine: Engine, tmp_path: Path) -> None:
+    decided = decide_lines(engine, tmp_path, [orjson.dumps(claim_json())])[0]["decided_at"]
     assert decided.endswith("Z")
     assert datetime.fromisoformat(decided).tzinfo == UTC

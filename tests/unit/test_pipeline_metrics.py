@@ -13,13 +13,12 @@ from prometheus_client import CollectorRegistry
 
 import consumer.pipeline
 from consumer.dlq import DeadLetterGuard, DeadLetterRatioError
-from consumer.engine import Engine
-from consumer.engine.registry import all_rules
+from consumer.engine import RULE_IDS, Engine
 from consumer.metrics import Metrics
 from consumer.pipeline import Pipeline
-from consumer.processing import ENGINE_ERROR, ClaimProcessor
+from consumer.processing import ENGINE_ERROR
 from consumer.settings import load_settings
-from consumer.wire import DLQ_ERROR_CLASSES, build_claim_encoder, build_decoder, build_encoder
+from consumer.wire import DLQ_ERROR_CLASSES, Wire
 from tests.claim_examples import claim_record
 
 TOPIC = "claims.submitted"
@@ -121,7 +120,7 @@ class FakeProducer:
 
 def batch() -> list[Record]:
     """Two accepted claims, one pended (not at home, on each of its five lines), one dead letter."""
-    encode = build_claim_encoder(load_settings())
+    encode = Wire.build(load_settings()).claim_encoder()
     pended = claim_record(place_of_service="11")
     for line in pended["lines"]:
         line["place_of_service"] = None
@@ -141,14 +140,9 @@ def run_pipeline(
     settings = load_settings(processing={"guarantee": guarantee})
     monkeypatch.setattr(consumer.pipeline, "Consumer", lambda config: fake_consumer)
     monkeypatch.setattr(consumer.pipeline, "Producer", lambda config: fake_producer)
-    metrics = Metrics(registry, all_rules(), (*DLQ_ERROR_CLASSES, ENGINE_ERROR))
-    processor = ClaimProcessor(
-        Engine.load(),
-        build_decoder(settings),
-        build_encoder(settings),
-        settings.topics,
-        guard or DeadLetterGuard(max_ratio=0.5, window=10),
-    )
+    metrics = Metrics(registry, RULE_IDS, (*DLQ_ERROR_CLASSES, ENGINE_ERROR))
+    processor = Wire.build(settings).processor(Engine.load())
+    processor.guard = guard or DeadLetterGuard(max_ratio=0.5, window=10)
     pipeline = Pipeline(settings, processor, metrics, stop_when=lambda: not fake_consumer.batches)
     pipeline.run()
 

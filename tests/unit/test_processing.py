@@ -5,51 +5,27 @@ it after the commit (`publish` below stands for that)."""
 
 from __future__ import annotations
 
+import io
+import json
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, NamedTuple
 
+import fastavro
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
+from consumer import schemas
 from consumer.dlq import DeadLetterGuard, DeadLetterRatioError
-from consumer.engine import Engine
-from consumer.engine.registry import all_rules
+from consumer.engine import RULE_IDS, Engine
 from consumer.metrics import Metrics
 from consumer.processing import ENGINE_ERROR, ClaimProcessor
-from consumer.settings import TopicSettings, load_settings
-from consumer.wire import DLQ_ERROR_CLASSES, build_claim_encoder, build_decoder, build_encoder
-from tests.claim_examples import claim_record
-
-
-@dataclass
-class FakeMessage:
-    """Stands in for confluent_kafka.Message (the processor's KafkaRecord protocol)."""
-
-    _value: bytes | None
-    _key: bytes | None = b"M000123456"
-    _offset: int = 41
-
-    def topic(self) -> str:
-        return "claims.submitted"
-
-    def partition(self) -> int:
-        return 2
-
-    def offset(self) -> int:
-        return self._offset
-
-    def key(self) -> bytes | None:
-        return self._key
-
-    def value(self) -> bytes | None:
-        return self._value
-
-    def timestamp(self) -> tuple[int, int]:
-        return (1, 1_780_000_000_000)
+from consumer.settings import load_settings
+from consumer.wire import DLQ_ERROR_CLASSES, Wire
+from tests.claim_examples import FakeMessage, claim_record, decode_decision
 
 
 @pytest.fixture(scope="module")
@@ -64,34 +40,23 @@ class Parts(NamedTuple):
     publish: Callable[[], None]  # what the pipeline does after a commit
 
 
-def new_parts(engine: Engine) -> Parts:
-    settings = load_settings()
+def new_parts(engine: Engine, writer_schema: str | None = None, **processing: Any) -> Parts:
+    overrides: dict[str, Any] = {"processing": {"dlq_window": 10, **processing}}
+    if writer_schema:
+        overrides["writer_schema"] = writer_schema
+    settings = load_settings(**overrides)
     registry = CollectorRegistry()
-    metrics = Metrics(registry, all_rules(), (*DLQ_ERROR_CLASSES, ENGINE_ERROR))
-    processor = ClaimProcessor(
-        engine,
-        build_decoder(settings),
-        build_encoder(settings),
-        TopicSettings(),
-        DeadLetterGuard(max_ratio=0.5, window=10),
+    metrics = Metrics(registry, RULE_IDS, (*DLQ_ERROR_CLASSES, ENGINE_ERROR))
+    wire = Wire.build(settings)
+    processor = wire.processor(engine)
+    return Parts(
+        processor, registry, wire.claim_encoder(), lambda: processor.tally.publish(metrics)
     )
-    encode = build_claim_encoder(settings)
-    return Parts(processor, registry, encode, lambda: processor.tally.publish(metrics))
 
 
 @pytest.fixture
 def parts(engine: Engine) -> Parts:
     return new_parts(engine)
-
-
-def decode_decision(value: bytes) -> dict[str, Any]:
-    import io
-
-    import fastavro
-
-    from consumer.schemas import decision_schema
-
-    return fastavro.schemaless_reader(io.BytesIO(value), decision_schema(), None)  # type: ignore[return-value]
 
 
 def test_a_clean_claim_goes_to_accepted_keyed_like_the_input(parts: Parts) -> None:
@@ -151,15 +116,26 @@ def test_undecodable_records_become_dead_letters_with_their_bytes(
     assert registry.get_sample_value("infusion_validator_claim_duration_seconds_count") == 0
 
 
-def test_a_rule_that_crashes_dead_letters_the_record_instead_of_stopping(
+def test_a_claim_the_engine_cannot_take_is_dead_lettered_instead_of_stopping(
     parts: Parts, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     processor, _, encode, _ = parts
 
-    def broken(claim: dict[str, Any]) -> Any:
-        raise ZeroDivisionError
+    def broken(claim: dict[str, Any]) -> bytes:
+        raise ValueError("record does not fit ClaimSubmitted")
 
-    monkeypatch.setattr(processor.engine, "decide", broken)
+    class ReadsNothingInPlace:  # so the record goes through the decoder and claim_body
+        def __init__(self, decider: Any) -> None:
+            self.decider = decider
+
+        def process(self, records: list[Any]) -> list[None]:
+            return [None] * len(records)
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.decider, name)
+
+    monkeypatch.setattr("consumer.processing.claim_body", broken)
+    processor.decider = ReadsNothingInPlace(processor.decider)  # type: ignore[assignment]
     out = processor.process(FakeMessage(encode(claim_record())))
     assert out.topic == "claims.dlq"
     assert dict(out.headers)["dlq.error.class"] == ENGINE_ERROR.encode()
@@ -235,14 +211,8 @@ def test_the_guard_needs_a_full_window_before_judging() -> None:
 
 @pytest.fixture(scope="module")
 def fuzz_processor(engine: Engine) -> ClaimProcessor:
-    settings_ = load_settings()
-    return ClaimProcessor(
-        engine,
-        build_decoder(settings_),
-        build_encoder(settings_),
-        TopicSettings(),
-        DeadLetterGuard(max_ratio=1.0, window=10),  # never trips: fuzz input is mostly garbage
-    )
+    # The guard never trips: fuzz input is mostly garbage.
+    return new_parts(engine, dlq_max_ratio=1.0).processor
 
 
 @settings(max_examples=300, deadline=None)
@@ -254,55 +224,24 @@ def test_no_exception_escapes_the_processor_for_any_bytes(
     assert out.topic in ("claims.accepted", "claims.pended", "claims.dlq")
 
 
-def test_a_batch_through_the_compiled_path_equals_the_python_path(engine: Engine) -> None:
-    """Same outputs, counts and DLQ window with or without the compiled path; what it hands
-    back (undecodable bytes, text only Python formats) goes through `process` in its place."""
-    from consumer.fastpath import build_fast_path
-
-    odd = claim_record()
-    odd["lines"][0]["procedure_code"] = "\u017f9500"  # long s: only Python upper-cases it
-    plain, fast = new_parts(engine), new_parts(engine)
-    fast.processor.fast = build_fast_path(load_settings(), engine)
-    assert fast.processor.fast is not None
+def test_records_in_another_writer_schema_are_decided_by_the_same_engine(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """A configured writer schema (an older ClaimSubmitted): every value is decoded in Python,
+    re-encoded in ours and decided by the engine, with the same decision as our encoding."""
+    older = json.loads(schemas.schema_json(schemas.CLAIM))
+    older["fields"] = [f for f in older["fields"] if f["name"] != "contract_id"]
+    path = tmp_path / "claim-v0.avsc"
+    path.write_text(json.dumps(older))
+    ours, theirs = new_parts(engine), new_parts(engine, writer_schema=str(path))
     pended = claim_record(place_of_service="11")
-    values = [plain.encode(claim_record()), b"\x01garbage", plain.encode(odd), None]
-    batch = [FakeMessage(v, _offset=i) for i, v in enumerate([*values, plain.encode(pended)])]
-
-    outputs = []
-    for parts in (plain, fast):
-        produced = parts.processor.process_batch(batch)
-        parts.publish()
-        outputs.append(
-            [
-                (
-                    topic,
-                    [h for h in headers if h[0] != "dlq.failed.at"],
-                    decode_decision(v) if "dlq" not in topic else v,
-                )
-                for topic, v, headers in produced
-            ]
-        )
-        assert parts.processor.guard.ratio == pytest.approx(2 / 5)
-    for got, want in zip(*outputs, strict=True):
-        if isinstance(want, tuple) and isinstance(want[2], dict):
-            want[2]["decided_at"] = got[2]["decided_at"]
-    assert outputs[0] == outputs[1]
-    assert [t for t, _, _ in outputs[1]] == [
-        "claims.accepted",
-        "claims.dlq",
-        "claims.accepted",  # decided in Python, which reads the long s as S: S9500
-        "claims.dlq",
-        "claims.pended",
-    ]
-    for name, labels in [
-        (
-            "infusion_validator_decisions_total",
-            {"decision": "PENDED", "line_of_business": "MEDICAID"},
-        ),
-        ("infusion_validator_rule_failures_total", {"rule_id": "pos.not-home"}),
-        ("infusion_validator_dlq_records_total", {"error_class": "not_avro"}),
-        ("infusion_validator_claim_duration_seconds_count", {}),
-    ]:
-        assert plain.registry.get_sample_value(name, labels) == fast.registry.get_sample_value(
-            name, labels
-        ), name
+    for claim in (claim_record(), pended):
+        mine = ours.processor.process(FakeMessage(ours.encode(claim)))
+        old = {k: v for k, v in claim.items() if k != "contract_id"}
+        body = io.BytesIO()
+        fastavro.schemaless_writer(body, fastavro.parse_schema(older), old)
+        other = theirs.processor.process(FakeMessage(body.getvalue()))
+        want, got = decode_decision(mine.value), decode_decision(other.value)
+        assert got["decision"] == want["decision"]
+        assert got["reasons"] == want["reasons"]
+        assert got["claim"] == claim

@@ -9,8 +9,8 @@ from datetime import date, datetime
 import orjson
 import pytest
 
+from consumer._native import valid_npi as is_valid_npi
 from consumer.claims import claim_from_json
-from consumer.npi import is_valid_npi
 from consumer.sample_catalog import LOB_WEIGHTS
 from consumer.samples import generate_claims, generate_labelled_claims
 
@@ -126,7 +126,7 @@ def test_labels_match_the_rule_engine() -> None:
     engine = Engine.load()
     for claim, labels in generate_labelled_claims(2000, 29, lines_per_claim=5):
         outcome = engine.decide(claim_from_json(claim))
-        assert {r["rule_id"] for r in outcome.reasons} == set(labels), claim["claim_id"]
+        assert {r.rule_id for r in outcome.reasons} == set(labels), claim["claim_id"]
         assert outcome.decision == ("PENDED" if labels else "ACCEPTED")
 
 

@@ -1,17 +1,18 @@
 //! Avro binary encoding, just what our two records need: a zero-copy reader for
 //! `ClaimSubmitted` bodies and the writer primitives for the `ClaimDecision` head.
 //!
-//! The reader is strict: anything the Python codec would refuse (or might read differently)
-//! is `None`, and the caller hands the record to the Python path, which decides or
-//! dead-letters it with the exact error class. So this module never has to name an error.
+//! The reader is strict: anything it does not read exactly as our schema writes it is `None`,
+//! and the caller hands the record to the Python decoder, which either turns it into our
+//! schema's encoding (another writer schema, say) or dead-letters it with its exact error
+//! class. So this module never has to name an error.
 
 use crate::claim::{Claim, Line, Ndc};
 
-/// Days from 0001-01-01 (ordinal 1) to 1970-01-01: Python `date` covers ordinals 1..=3_652_059.
+/// Days from 0001-01-01 (ordinal 1) to 1970-01-01: dates are years 1..=9999, as in Python.
 const EPOCH_ORDINAL: i64 = 719_163;
 pub const MIN_DAY: i64 = 1 - EPOCH_ORDINAL;
 pub const MAX_DAY: i64 = 3_652_059 - EPOCH_ORDINAL;
-/// Milliseconds of 0001-01-01T00:00 and 9999-12-31T23:59:59.999 (Python `datetime`'s range).
+/// Milliseconds of 0001-01-01T00:00 and 9999-12-31T23:59:59.999.
 const MIN_MILLIS: i64 = -62_135_596_800_000;
 const MAX_MILLIS: i64 = 253_402_300_799_999;
 /// `decimal(11, 2)`: |unscaled| < 10^11.
@@ -135,7 +136,7 @@ impl<'a> Reader<'a> {
     fn cents(&mut self) -> Option<i64> {
         let raw = self.bytes()?;
         if raw.len() > 8 {
-            return None; // sign padding beyond 64 bits: rare, left to the Python codec
+            return None; // sign padding beyond 64 bits: rare, left to the Python decoder
         }
         let negative = raw.first().is_some_and(|byte| byte & 0x80 != 0);
         let mut value: i64 = if negative { -1 } else { 0 }; // empty: 0, as Python reads it

@@ -1,20 +1,18 @@
-//! The JSON form (SPEC §2.1) for offline `validate`: a claim line in, its decision line out,
-//! as `consumer.offline` writes it (`consumer.decisions.decision_json_line`).
+//! The JSON form of a claim (SPEC §2.1) for offline `validate`: the fast reader of claims
+//! written plainly.
 //!
-//! Reading is strict: only the plain spellings the Python converter takes as they are
-//! (`"2026-07-01"`, `"125.00"`, `"2026-07-01T12:00:00Z"`, numbers or "NaN"/"Infinity" for
-//! doubles, no unknown keys). Anything else - including every input Python would refuse - is
-//! an Err, and the caller lets `consumer.claims` read the line, decide it or say what is wrong.
+//! Reading is strict: only the plain spellings (`"2026-07-01"`, `"125.00"`,
+//! `"2026-07-01T12:00:00Z"`, numbers or "NaN"/"Infinity" for doubles, no unknown keys).
+//! Anything else is None, and the caller lets `consumer.records` read the line - which turns
+//! any other spelling the JSON form allows into the same claim, or says what is wrong with it.
 
 use std::borrow::Cow;
-use std::fmt::Write;
 
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 
-use crate::avro::{MAX_DAY, MIN_DAY};
 use crate::claim::{lob_index, Claim, Line, Ndc, FREQUENCIES, UNKNOWN_LOB};
-use crate::engine::{Outcome, NOT_IN_EFFECT};
+use crate::text::parse_date;
 
 type Text<'a> = Cow<'a, str>;
 
@@ -173,7 +171,7 @@ impl ParsedClaim<'_> {
 // --- field readers --------------------------------------------------------------------------
 
 fn refuse<E: de::Error>() -> E {
-    E::custom("left to the Python converter")
+    E::custom("left to the Python reader")
 }
 
 /// A double: a JSON number, or "NaN", "Infinity", "-Infinity".
@@ -212,43 +210,6 @@ fn digits(text: &str) -> Option<i64> {
     text.parse().ok()
 }
 
-/// "YYYY-MM-DD" -> days since 1970-01-01.
-fn parse_date(text: &str) -> Option<i32> {
-    let b = text.as_bytes();
-    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
-        return None;
-    }
-    let (year, month, day) = (
-        digits(&text[..4])?,
-        digits(&text[5..7])?,
-        digits(&text[8..])?,
-    );
-    if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) {
-        return None;
-    }
-    let days = days_from_civil(year, month, day);
-    (MIN_DAY..=MAX_DAY).contains(&days).then_some(days as i32)
-}
-
-fn days_in_month(year: i64, month: i64) -> i64 {
-    match month {
-        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
 fn date<'de, D: Deserializer<'de>>(d: D) -> Result<i32, D::Error> {
     let text = Text::deserialize(d)?;
     parse_date(&text).ok_or_else(refuse)
@@ -271,7 +232,7 @@ fn parse_timestamp(text: &str) -> Option<i64> {
     let days = i64::from(parse_date(&text[..10])?);
     let year = digits(&text[..4])?;
     if !(2..=9998).contains(&year) {
-        return None; // near the ends a zone shift leaves Python's range: Python decides
+        return None; // near the ends a zone shift may leave the range: Python says which
     }
     let (hour, minute, second) = (
         digits(&text[11..13])?,
@@ -338,113 +299,6 @@ fn parse_cents(text: &str) -> Option<i64> {
 fn cents<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
     let text = Text::deserialize(d)?;
     parse_cents(&text).ok_or_else(refuse)
-}
-
-// --- the decision line --------------------------------------------------------------------
-
-/// A JSON string as orjson writes it: `"` and `\` escaped, control characters as \b \t \n \f
-/// \r or \u00xx, everything else (DEL and non-ASCII included) as is.
-fn json_string(out: &mut String, text: &str) {
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{08}' => out.push_str("\\b"),
-            '\t' => out.push_str("\\t"),
-            '\n' => out.push_str("\\n"),
-            '\u{0c}' => out.push_str("\\f"),
-            '\r' => out.push_str("\\r"),
-            c if (c as u32) < 0x20 => write!(out, "\\u{:04x}", c as u32).unwrap(),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
-
-fn json_optional(out: &mut String, text: Option<&str>) {
-    match text {
-        Some(text) => json_string(out, text),
-        None => out.push_str("null"),
-    }
-}
-
-/// `timestamp_text(datetime.now(UTC))`: milliseconds unless the microseconds are all zero.
-pub fn timestamp_text(micros: i64) -> String {
-    let days = micros.div_euclid(86_400_000_000);
-    let of_day = micros.rem_euclid(86_400_000_000);
-    let (hour, minute, second) = (
-        of_day / 3_600_000_000,
-        of_day / 60_000_000 % 60,
-        of_day / 1_000_000 % 60,
-    );
-    let mut text = format!(
-        "{}T{hour:02}:{minute:02}:{second:02}",
-        crate::pytext::iso_date(days as i32)
-    );
-    if of_day % 1_000_000 != 0 {
-        write!(text, ".{:03}", of_day / 1000 % 1000).unwrap();
-    }
-    text.push('Z');
-    text
-}
-
-/// The decision line: the head as `orjson.dumps` writes it, then the claim's own text.
-pub fn decision_line(
-    claim: &Claim,
-    outcome: &Outcome,
-    decided_at: &str,
-    validator_version: &str,
-    claim_text: &[u8],
-) -> Vec<u8> {
-    let mut out = String::with_capacity(512);
-    out.push_str("{\"event_id\":");
-    json_string(&mut out, claim.event_id);
-    out.push_str(",\"claim_id\":");
-    json_string(&mut out, claim.claim_id);
-    out.push_str(",\"member_id\":");
-    json_string(&mut out, claim.member_id);
-    out.push_str(if outcome.pended {
-        ",\"decision\":\"PENDED\""
-    } else {
-        ",\"decision\":\"ACCEPTED\""
-    });
-    out.push_str(",\"reasons\":[");
-    for (i, reason) in outcome.reasons.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        out.push_str("{\"rule_id\":");
-        json_string(
-            &mut out,
-            reason.rule.map_or(NOT_IN_EFFECT, |r| r.rule_id.as_str()),
-        );
-        out.push_str(",\"line_number\":");
-        match reason.finding.line_number {
-            Some(n) => write!(out, "{n}").unwrap(),
-            None => out.push_str("null"),
-        }
-        out.push_str(",\"carc\":");
-        json_optional(&mut out, reason.rule.and_then(|r| r.carc.as_deref()));
-        out.push_str(",\"rarc\":");
-        json_optional(&mut out, reason.rule.and_then(|r| r.rarc.as_deref()));
-        out.push_str(",\"message\":");
-        json_string(&mut out, &reason.finding.message);
-        out.push('}');
-    }
-    out.push_str("],\"policy_id\":");
-    json_string(&mut out, outcome.policy_id);
-    out.push_str(",\"rule_set_version\":");
-    json_string(&mut out, outcome.rule_set_version);
-    out.push_str(",\"decided_at\":");
-    json_string(&mut out, decided_at);
-    out.push_str(",\"validator_version\":");
-    json_string(&mut out, validator_version);
-    out.push_str(",\"source\":null,\"claim\":");
-    let mut bytes = out.into_bytes();
-    bytes.extend_from_slice(claim_text);
-    bytes.extend_from_slice(b"}\n");
-    bytes
 }
 
 /// `bytes.strip()`: ASCII whitespace, vertical tab included.

@@ -1,0 +1,109 @@
+//! `Engine`: the compiled rule sets, and decisions of single claims (offline, explain, diff).
+
+use std::sync::Arc;
+
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict};
+
+use super::outcome::{self, Decision, Difference, RuleVerdict};
+use crate::claim::Claim;
+use crate::codec::avro;
+use crate::compare;
+use crate::ruleset::RuleSets;
+use crate::text::iso_date;
+
+#[pyclass(module = "consumer._native", frozen)]
+pub struct Engine {
+    pub rules: Arc<RuleSets>,
+}
+
+/// The claim in an Avro body written with our `ClaimSubmitted` schema.
+pub fn claim_of(body: &[u8]) -> PyResult<Claim<'_>> {
+    avro::read_claim(body)
+        .ok_or_else(|| PyValueError::new_err("not a ClaimSubmitted body in our schema's encoding"))
+}
+
+#[pymethods]
+impl Engine {
+    /// From the JSON of the validated rule-set files (`consumer.engine.files`); ValueError
+    /// with the file and the problem when they do not make a rule set.
+    #[new]
+    fn new(files_json: &str) -> PyResult<Self> {
+        let rules = RuleSets::from_json(files_json).map_err(PyValueError::new_err)?;
+        Ok(Engine {
+            rules: Arc::new(rules),
+        })
+    }
+
+    /// The rule-set versions, oldest first.
+    #[getter]
+    fn versions(&self) -> Vec<String> {
+        self.rules.versions()
+    }
+
+    #[getter]
+    fn policy_id(&self) -> String {
+        self.rules.latest().default.policy_id.clone()
+    }
+
+    /// One dict per rule set, for `rules check`.
+    fn describe<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyDict>>> {
+        let sets = self.rules.sets.iter();
+        sets.map(|rs| {
+            let info = PyDict::new(py);
+            info.set_item("path", &rs.path)?;
+            info.set_item("policy_id", &rs.default.policy_id)?;
+            info.set_item("version", &rs.default.version)?;
+            info.set_item("title", &rs.title)?;
+            info.set_item("effective_from", iso_date(rs.effective_from))?;
+            info.set_item("effective_to", rs.effective_to.map(iso_date))?;
+            info.set_item("rules_on", rs.default.rules.len())?;
+            info.set_item("catalogue_version", &rs.catalogue.version)?;
+            info.set_item("catalogue_codes", rs.catalogue.listed())?;
+            let mut contracts: Vec<&String> = rs.contracts.keys().collect();
+            contracts.sort();
+            info.set_item("contracts", contracts)?;
+            Ok(info)
+        })
+        .collect()
+    }
+
+    /// The decision of the claim in `body` (our schema's Avro encoding).
+    fn decide(&self, body: &[u8]) -> PyResult<Decision> {
+        Ok(outcome::decision(&self.rules.decide(&claim_of(body)?)))
+    }
+
+    /// The decision and every rule's verdict.
+    fn explain(&self, body: &[u8]) -> PyResult<(Decision, Vec<RuleVerdict>)> {
+        let outcome = self.rules.decide(&claim_of(body)?);
+        let decision = outcome::decision(&outcome);
+        let verdicts = outcome::verdicts(&outcome, &decision.reasons);
+        Ok((decision, verdicts))
+    }
+
+    /// For each body, how `other`'s decision differs from this engine's (None: it does not),
+    /// and the indexes of the bodies it could not read (or whose claim has no line or more
+    /// than `max_lines`): the caller decodes those, or counts them as undecodable.
+    fn compare(
+        &self,
+        other: &Engine,
+        bodies: Vec<Bound<'_, PyBytes>>,
+        max_lines: usize,
+    ) -> (Vec<Option<Difference>>, Vec<usize>) {
+        let mut differences = Vec::with_capacity(bodies.len());
+        let mut unreadable = Vec::new();
+        for (index, body) in bodies.iter().enumerate() {
+            let claim = avro::read_claim(body.as_bytes());
+            let Some(claim) = claim.filter(|c| (1..=max_lines).contains(&c.lines.len())) else {
+                unreadable.push(index);
+                differences.push(None);
+                continue;
+            };
+            let (before, after) = (self.rules.decide(&claim), other.rules.decide(&claim));
+            let difference = compare::compare(&before, &after);
+            differences.push(difference.map(|d| outcome::difference(&claim, d)));
+        }
+        (differences, unreadable)
+    }
+}

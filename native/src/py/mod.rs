@@ -1,0 +1,42 @@
+//! The Python bindings (`consumer._native`): thin classes over the engine. Python code uses
+//! them through `consumer.engine`; `consumer/_native.pyi` is their typed surface.
+
+mod engine;
+mod offline;
+mod outcome;
+mod stream;
+mod tally;
+
+use pyo3::prelude::*;
+
+use crate::rules::{is_valid_npi, RuleId};
+use crate::ruleset::codes;
+
+/// The codes a rule-set file's code spec names ("S9500", "S9325-S9379"); ValueError saying
+/// what is wrong otherwise. The rule-set validator calls it, so ranges are read one way.
+#[pyfunction]
+fn expand_codes(spec: &str) -> PyResult<Vec<String>> {
+    codes::expand_codes(spec).map_err(pyo3::exceptions::PyValueError::new_err)
+}
+
+/// True for 10 digits whose last is the NPI check digit (the rule `npi.billing` applies).
+#[pyfunction]
+fn valid_npi(npi: &str) -> bool {
+    is_valid_npi(npi)
+}
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<engine::Engine>()?;
+    m.add_class::<outcome::Decision>()?;
+    m.add_class::<outcome::Reason>()?;
+    m.add_class::<outcome::RuleVerdict>()?;
+    m.add_class::<outcome::Difference>()?;
+    m.add_class::<stream::StreamDecider>()?;
+    m.add_class::<offline::JsonDecider>()?;
+    m.add_function(wrap_pyfunction!(expand_codes, m)?)?;
+    m.add_function(wrap_pyfunction!(valid_npi, m)?)?;
+    let ids: Vec<&str> = RuleId::ALL.iter().map(|rule| rule.id()).collect();
+    m.add("RULE_IDS", ids)?;
+    Ok(())
+}

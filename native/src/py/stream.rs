@@ -1,0 +1,291 @@
+//! `StreamDecider`: a Kafka batch in, for each record its decision's topic, value and headers.
+//!
+//! The value is read where it lies (raw, or Confluent-framed with an id whose writer schema is
+//! ours) and the decision written around the claim's own body. A record it cannot read that
+//! way comes back as None; Python's decoder then either re-encodes it in our schema (another
+//! writer schema) and hands it to `decide_body`, or dead-letters it with its error class.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use pyo3::exceptions::PyValueError;
+use pyo3::intern;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
+
+use super::engine::{claim_of, Engine};
+use super::tally::Tally;
+use crate::claim::Claim;
+use crate::codec::avro;
+use crate::codec::decision::{write_avro, Source};
+use crate::ruleset::RuleSets;
+
+/// Where a decision goes: its topic, the wire-format prefix of its values (empty for `raw`,
+/// magic byte + schema id for `confluent`) and its `decision` header.
+struct Target {
+    topic: Py<PyAny>,
+    prefix: Vec<u8>,
+    header: Py<PyAny>,
+}
+
+/// Header tuples that repeat from record to record, made once.
+#[derive(Default)]
+struct HeaderCache {
+    versions: HashMap<String, Py<PyAny>>,
+    topic: Option<(String, Py<PyAny>)>,
+    partitions: HashMap<i32, Py<PyAny>>,
+}
+
+#[pyclass(module = "consumer._native")]
+pub struct StreamDecider {
+    rules: Arc<RuleSets>,
+    validator_version: String,
+    max_value_bytes: usize,
+    max_lines: usize,
+    /// Bytes before the Avro body: 0 (`raw`) or 5 (`confluent`).
+    header_len: usize,
+    /// False when raw values are written with another schema (a configured writer schema):
+    /// then every record goes through Python's decoder.
+    reads_raw: bool,
+    /// Confluent schema ids whose writer schema is ours (so the body is read where it lies).
+    our_schema_ids: HashSet<u32>,
+    targets: [Target; 2],
+    headers: HeaderCache,
+    tally: Tally,
+}
+
+fn header(py: Python<'_>, name: &str, value: &[u8]) -> PyResult<Py<PyAny>> {
+    let pair = [
+        name.into_pyobject(py)?.into_any(),
+        PyBytes::new(py, value).into_any(),
+    ];
+    Ok(PyTuple::new(py, pair)?.into_any().unbind())
+}
+
+fn now_millis() -> i64 {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH);
+    now.map_or(0, |d| d.as_millis() as i64)
+}
+
+#[pymethods]
+impl StreamDecider {
+    #[new]
+    #[pyo3(signature = (
+        engine, *, validator_version, accepted_topic, pended_topic, max_value_bytes,
+        max_lines, duration_bounds, header_len=0, reads_raw=true, accepted_prefix=Vec::new(),
+        pended_prefix=Vec::new()
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        engine: &Engine,
+        validator_version: String,
+        accepted_topic: &str,
+        pended_topic: &str,
+        max_value_bytes: usize,
+        max_lines: usize,
+        duration_bounds: Vec<f64>,
+        header_len: usize,
+        reads_raw: bool,
+        accepted_prefix: Vec<u8>,
+        pended_prefix: Vec<u8>,
+    ) -> PyResult<Self> {
+        if header_len != 0 && header_len != 5 {
+            return Err(PyValueError::new_err(
+                "header_len is 0 (raw) or 5 (confluent)",
+            ));
+        }
+        let target = |topic: &str, prefix: Vec<u8>, decision: &str| -> PyResult<Target> {
+            Ok(Target {
+                topic: topic.into_pyobject(py)?.into_any().unbind(),
+                prefix,
+                header: header(py, "decision", decision.as_bytes())?,
+            })
+        };
+        Ok(StreamDecider {
+            rules: Arc::clone(&engine.rules),
+            validator_version,
+            max_value_bytes,
+            max_lines,
+            header_len,
+            reads_raw,
+            our_schema_ids: HashSet::new(),
+            targets: [
+                target(accepted_topic, accepted_prefix, "ACCEPTED")?,
+                target(pended_topic, pended_prefix, "PENDED")?,
+            ],
+            headers: HeaderCache::default(),
+            tally: Tally::new(duration_bounds),
+        })
+    }
+
+    /// Confluent framing: values written with this schema id are in our schema's encoding.
+    fn allow_schema_id(&mut self, schema_id: u32) {
+        self.our_schema_ids.insert(schema_id);
+    }
+
+    /// For each message of `records`: `(topic, value, headers)` of its decision, or None when
+    /// Python must decode it.
+    fn process<'py>(
+        &mut self,
+        py: Python<'py>,
+        records: &Bound<'py, PyList>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let results = PyList::empty(py);
+        for msg in records.iter() {
+            let started = Instant::now();
+            let value = msg.call_method0(intern!(py, "value"))?;
+            let body = value
+                .cast::<PyBytes>()
+                .ok()
+                .and_then(|v| self.body(v.as_bytes()));
+            let claim = body.and_then(avro::read_claim);
+            match (body, claim) {
+                (Some(body), Some(claim)) if self.fits(&claim) => {
+                    results.append(self.decide(py, &msg, &claim, body)?)?;
+                    self.tally.observe(started.elapsed().as_secs_f64());
+                }
+                _ => results.append(py.None())?,
+            }
+        }
+        Ok(results)
+    }
+
+    /// The decision of a record Python decoded and re-encoded in our schema (`body`).
+    fn decide_body<'py>(
+        &mut self,
+        py: Python<'py>,
+        msg: &Bound<'py, PyAny>,
+        body: &[u8],
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        let started = Instant::now();
+        let decided = self.decide(py, msg, &claim_of(body)?, body)?;
+        self.tally.observe(started.elapsed().as_secs_f64());
+        Ok(decided)
+    }
+
+    /// See `Tally.take`.
+    fn take_tally<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        self.tally.take(py)
+    }
+}
+
+impl StreamDecider {
+    /// The Avro body of a value this path reads where it lies.
+    fn body<'v>(&self, value: &'v [u8]) -> Option<&'v [u8]> {
+        if value.is_empty() || value.len() > self.max_value_bytes {
+            return None;
+        }
+        if self.header_len == 0 {
+            return self.reads_raw.then_some(value);
+        }
+        let (head, body) = value.split_at_checked(self.header_len)?;
+        let schema_id = u32::from_be_bytes(head[1..5].try_into().ok()?);
+        (head[0] == 0 && self.our_schema_ids.contains(&schema_id)).then_some(body)
+    }
+
+    /// The structural limits the decoder applies (else it dead-letters the record).
+    fn fits(&self, claim: &Claim) -> bool {
+        !claim.lines.is_empty() && claim.lines.len() <= self.max_lines
+    }
+
+    fn decide<'py>(
+        &mut self,
+        py: Python<'py>,
+        msg: &Bound<'py, PyAny>,
+        claim: &Claim,
+        body: &[u8],
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        let outcome = self.rules.decide(claim);
+        let topic_obj = msg.call_method0(intern!(py, "topic"))?;
+        let topic_name = topic_obj.cast::<PyString>().ok();
+        let topic = topic_name.as_ref().map_or(Ok(""), |name| name.to_str())?;
+        let partition: i32 = (msg.call_method0(intern!(py, "partition"))?)
+            .extract::<Option<i32>>()?
+            .unwrap_or(0);
+        let offset: i64 = (msg.call_method0(intern!(py, "offset"))?)
+            .extract::<Option<i64>>()?
+            .unwrap_or(0);
+
+        let target = &self.targets[usize::from(outcome.pended)];
+        let mut value = Vec::with_capacity(target.prefix.len() + body.len() + 256);
+        value.extend_from_slice(&target.prefix);
+        let source = Source {
+            topic,
+            partition,
+            offset,
+        };
+        let version = &self.validator_version;
+        write_avro(
+            &mut value,
+            claim,
+            &outcome,
+            now_millis(),
+            version,
+            &source,
+            body,
+        );
+
+        let headers = PyList::new(
+            py,
+            [
+                target.header.clone_ref(py),
+                self.headers.version(py, outcome.rule_set_version)?,
+                self.headers.topic(py, topic)?,
+                self.headers.partition(py, partition)?,
+                // The only header made per record: its name interned, its value fresh.
+                PyTuple::new(
+                    py,
+                    [
+                        intern!(py, "source.offset").clone().into_any(),
+                        PyBytes::new(py, offset.to_string().as_bytes()).into_any(),
+                    ],
+                )?
+                .into_any()
+                .unbind(),
+            ],
+        )?;
+        let result = PyTuple::new(
+            py,
+            [
+                target.topic.clone_ref(py).into_bound(py),
+                PyBytes::new(py, &value).into_any(),
+                headers.into_any(),
+            ],
+        )?;
+        self.tally.count(claim, &outcome);
+        Ok(result)
+    }
+}
+
+impl HeaderCache {
+    fn version(&mut self, py: Python<'_>, version: &str) -> PyResult<Py<PyAny>> {
+        if let Some(h) = self.versions.get(version) {
+            return Ok(h.clone_ref(py));
+        }
+        let h = header(py, "rule_set_version", version.as_bytes())?;
+        self.versions.insert(version.to_owned(), h.clone_ref(py));
+        Ok(h)
+    }
+
+    fn topic(&mut self, py: Python<'_>, topic: &str) -> PyResult<Py<PyAny>> {
+        if let Some((name, h)) = &self.topic {
+            if name == topic {
+                return Ok(h.clone_ref(py));
+            }
+        }
+        let h = header(py, "source.topic", topic.as_bytes())?;
+        self.topic = Some((topic.to_owned(), h.clone_ref(py)));
+        Ok(h)
+    }
+
+    fn partition(&mut self, py: Python<'_>, partition: i32) -> PyResult<Py<PyAny>> {
+        if let Some(h) = self.partitions.get(&partition) {
+            return Ok(h.clone_ref(py));
+        }
+        let h = header(py, "source.partition", partition.to_string().as_bytes())?;
+        self.partitions.insert(partition, h.clone_ref(py));
+        Ok(h)
+    }
+}

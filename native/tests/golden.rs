@@ -1,0 +1,90 @@
+//! The golden cases (`tests/data/golden/`), the shared specification of the rules: every case
+//! decided by the engine exactly as its file says. pytest runs the same files through the
+//! Python facade (`tests/unit/engine/test_golden.py`).
+//!
+//! The engine is built from `tests/data/engine.json`: the shipped rule set as the
+//! Python loader hands it over, with the ICD-10-CM codes the cases use (pytest checks that the
+//! file is up to date: `python tests/data/engine_fixture.py`).
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use _native::codec::json;
+use _native::ruleset::RuleSets;
+use serde_json::Value;
+
+fn golden() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/golden")
+}
+
+fn cases(dir: &Path, into: &mut Vec<PathBuf>) {
+    for entry in fs::read_dir(dir).expect("golden folder") {
+        let path = entry.expect("entry").path();
+        if path.is_dir() {
+            cases(&path, into);
+        } else if path.extension().is_some_and(|e| e == "json") {
+            into.push(path);
+        }
+    }
+}
+
+type Reasons = BTreeSet<(String, Option<String>, Option<String>)>;
+
+fn expected(case: &Value) -> (String, Reasons) {
+    let text = |v: &Value| v.as_str().map(str::to_owned);
+    let wanted = &case["expected"];
+    let reasons = wanted["reasons"].as_array().expect("reasons");
+    let reasons = reasons.iter();
+    let reasons = reasons.map(|r| {
+        (
+            text(&r["rule_id"]).unwrap(),
+            text(&r["carc"]),
+            text(&r["rarc"]),
+        )
+    });
+    (text(&wanted["decision"]).unwrap(), reasons.collect())
+}
+
+#[test]
+fn every_golden_case_is_decided_as_its_file_says() {
+    let engine_json = fs::read_to_string(golden().join("../engine.json")).expect("engine.json");
+    let engine = RuleSets::from_json(&engine_json).expect("the shipped rule set loads");
+    let mut paths = Vec::new();
+    cases(&golden(), &mut paths);
+    paths.sort();
+    assert!(paths.len() >= 178, "only {} golden cases", paths.len());
+    let mut failures = Vec::new();
+    for path in &paths {
+        let case: Value = serde_json::from_slice(&fs::read(path).unwrap()).unwrap();
+        let text = serde_json::to_vec(&case["claim"]).unwrap();
+        let parsed = json::parse(&text).unwrap_or_else(|| panic!("{}: claim", path.display()));
+        let claim = parsed.claim();
+        let outcome = engine.decide(&claim);
+        let reasons = outcome.reasons.iter();
+        let got: Reasons = reasons
+            .map(|r| {
+                (
+                    r.rule_id().to_owned(),
+                    r.carc().map(str::to_owned),
+                    r.rarc().map(str::to_owned),
+                )
+            })
+            .collect();
+        let got = (outcome.decision().to_owned(), got);
+        if got != expected(&case) {
+            failures.push(format!(
+                "{}: got {got:?}, want {:?}",
+                path.display(),
+                expected(&case)
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases:\n{}",
+        failures.len(),
+        paths.len(),
+        failures.join("\n")
+    );
+}
