@@ -4,11 +4,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: setup demo test unit integration lint typecheck format bench clean
+.PHONY: setup demo test unit integration native-test lint typecheck format bench clean
 
 # The install also builds the Rust hot path (native/) into consumer/_native: redo it when that
 # source changes.
-$(STAMP): pyproject.toml native/Cargo.toml $(wildcard native/src/*.rs)
+$(STAMP): pyproject.toml native/Cargo.toml $(shell find native/src -name '*.rs')
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e ".[test,dev]"
@@ -21,8 +21,11 @@ setup: $(STAMP)  ## virtualenv + dependencies + Kafka jars (cached)
 demo: setup  ## run the product on a local broker it starts itself
 	$(BIN)/infusion-validator demo
 
-test: lint typecheck setup  ## everything CI runs: lint, types, unit and integration tests
+test: lint typecheck native-test setup  ## everything CI runs: lint, types, cargo test, unit and integration tests
 	$(BIN)/pytest
+
+native-test:  ## the engine's own tests and the golden cases, without Python
+	cargo test --quiet --release --no-default-features --manifest-path native/Cargo.toml
 
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit
@@ -35,6 +38,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	cargo fmt --manifest-path native/Cargo.toml --check
 	cargo clippy --quiet --release --manifest-path native/Cargo.toml -- -D warnings
+	cargo clippy --quiet --release --no-default-features --tests --manifest-path native/Cargo.toml -- -D warnings
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

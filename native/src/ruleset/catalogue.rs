@@ -228,7 +228,10 @@ mod tests {
             ENTRY.replace(r#""groups": []"#, r#""groups": ["g"]"#),
             ENTRY
                 .replace(r#""exclusive_with": []"#, r#""exclusive_with": ["S9326"]"#)
-                .replace(r#""prior_authorization": []"#, r#""prior_authorization": ["ALL"]"#),
+                .replace(
+                    r#""prior_authorization": []"#,
+                    r#""prior_authorization": ["ALL"]"#
+                ),
         );
         let cat = catalogue(&json);
         let (first, second) = (cat.lookup("S9325"), cat.lookup("S9326"));
@@ -236,7 +239,10 @@ mod tests {
         assert_eq!(first.groups, ["g"]);
         assert!(first.exclusive_with.contains("S9326") && first.has_exclusions);
         assert!(second.exclusive_with.contains("S9325"));
-        assert!(first.prior_authorization.iter().all(|lob| *lob), "ALL is every LOB");
+        assert!(
+            first.prior_authorization.iter().all(|lob| *lob),
+            "ALL is every LOB"
+        );
         assert!(cat.lookup("J0690").is_jq_drug);
         assert_eq!(cat.lookup("ZZZZZ").kind, Kind::Other);
         assert_eq!(cat.listed(), 2);
