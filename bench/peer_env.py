@@ -10,7 +10,7 @@ import sys
 from importlib.metadata import requires
 from pathlib import Path
 
-from consumer.localkafka import cache_root
+from consumer.cachedir import cache_root
 
 QUIXSTREAMS = "quixstreams==3.25.0"
 _MARKER = ".complete"

@@ -36,6 +36,7 @@ from typing import IO, Self
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
+from consumer.cachedir import cache_root
 from consumer.errors import KafkaSetupError
 
 log = logging.getLogger(__name__)
@@ -81,12 +82,6 @@ def pinned_version(pom: Path = RUNTIME_POM) -> str:
     if match is None:
         raise KafkaSetupError(f"no <kafka.version> property in {pom}")
     return match.group(1)
-
-
-def cache_root() -> Path:
-    """`$INFUSION_VALIDATOR_CACHE`, else `~/.cache/infusion-validator`."""
-    env = os.environ.get("INFUSION_VALIDATOR_CACHE")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "infusion-validator"
 
 
 def _which(tool: str) -> str:

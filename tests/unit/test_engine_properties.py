@@ -133,7 +133,9 @@ def test_the_same_claim_gets_the_same_decision_whatever_its_wire_form(
         assert (decision["decision"], reasons) == want
         assert topic == f"claims.{decision['decision'].lower()}"
     line = orjson.dumps(claim_to_json(record))
-    decided = json_lines.decide_lines([line])[0] or json_lines.decide_body(body, line)
+    decided, _, stopped = json_lines.decide_text(line + b"\n", 0)
+    if stopped == 0:  # a spelling only Python's reader takes: it decides the re-encoded claim
+        decided = json_lines.decide_body(body, line)
     decision = orjson.loads(decided)
     reasons = [tuple(r.values()) for r in decision["reasons"]]
     assert (decision["decision"], reasons) == want

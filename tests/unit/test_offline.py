@@ -127,3 +127,24 @@ def test_decided_at_is_utc_milliseconds(engine: Engine, tmp_path: Path) -> None:
     decided = decide_lines(engine, tmp_path, [orjson.dumps(claim_json())])[0]["decided_at"]
     assert decided.endswith("Z")
     assert datetime.fromisoformat(decided).tzinfo == UTC
+
+
+@pytest.mark.parametrize("block", [64, 1000, 1 << 20])
+def test_decisions_come_out_in_file_order_whatever_reads_each_line(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block: int
+) -> None:
+    """Lines the engine reads, lines Python reads (another spelling) and unreadable lines,
+    across block boundaries (a line cut by a block is read whole), with no final newline."""
+    monkeypatch.setattr("consumer.offline.BLOCK", block)
+    claims = [claim_json(claim_id=f"C{i}", event_id=f"E{i}") for i in range(7)]
+    lines = [orjson.dumps(c) for c in claims]
+    lines[2] = orjson.dumps({**claims[2], "total_charge": float(claims[2]["total_charge"])})
+    lines[4] = b"{not json"
+    source = tmp_path / "claims.jsonl"
+    source.write_bytes(b"\n".join([lines[0], b"", *lines[1:]]))  # a blank line, no last \n
+    out, err = io.BytesIO(), io.StringIO()
+    summary = validate(str(source), engine, out, err)
+    decided = [orjson.loads(line)["claim_id"] for line in out.getvalue().splitlines()]
+    assert decided == ["C0", "C1", "C2", "C3", "C5", "C6"]
+    assert err.getvalue().startswith(f"{source}:6: skipped: not valid JSON")
+    assert (summary.claims, summary.unreadable) == (6, 1)

@@ -100,3 +100,21 @@ def test_icd10_validity_comes_from_the_code_set_with_the_dot_optional() -> None:
     assert {"E11.9", "E119"} <= billable
     assert "E11" not in billable  # a category, not billable
     assert "E11.99X" not in billable
+
+
+def test_the_billable_codes_are_kept_once_per_code_set_version(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from consumer.engine import icd10
+
+    monkeypatch.setenv("INFUSION_VALIDATOR_CACHE", str(tmp_path))
+    icd10.billable_codes.cache_clear()
+    try:
+        derived = icd10.billable_codes()
+        (kept,) = tmp_path.glob("icd10cm-billable-*.txt")
+        assert frozenset(kept.read_text().split()) == derived == icd10._from_package()
+        icd10.billable_codes.cache_clear()
+        kept.write_text("E11.9\nE119\n")  # read back from the file, not derived again
+        assert icd10.billable_codes() == {"E11.9", "E119"}
+    finally:
+        icd10.billable_codes.cache_clear()

@@ -2,7 +2,7 @@
 //! offline `validate`. Both end with the claim exactly as it was received: its own Avro body
 //! (a record's body is its fields in order, so head + body is the decision), or its JSON text.
 
-use std::fmt::Write;
+use std::io::Write;
 
 use super::avro::Writer;
 use crate::claim::Claim;
@@ -59,28 +59,38 @@ pub fn write_avro(
 }
 
 /// A JSON string: `"` and `\` escaped, control characters as \b \t \n \f \r or \u00xx.
-fn json_string(out: &mut String, text: &str) {
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{08}' => out.push_str("\\b"),
-            '\t' => out.push_str("\\t"),
-            '\n' => out.push_str("\\n"),
-            '\u{0c}' => out.push_str("\\f"),
-            '\r' => out.push_str("\\r"),
-            c if (c as u32) < 0x20 => write!(out, "\\u{:04x}", c as u32).unwrap(),
-            c => out.push(c),
+fn json_string(out: &mut Vec<u8>, text: &str) {
+    out.push(b'"');
+    let bytes = text.as_bytes();
+    let mut plain_from = 0;
+    for (i, byte) in bytes.iter().enumerate() {
+        let escape: &[u8] = match byte {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x08 => b"\\b",
+            0x0c => b"\\f",
+            0..=0x1f => b"",
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[plain_from..i]);
+        if escape.is_empty() {
+            write!(out, "\\u{byte:04x}").unwrap();
+        } else {
+            out.extend_from_slice(escape);
         }
+        plain_from = i + 1;
     }
-    out.push('"');
+    out.extend_from_slice(&bytes[plain_from..]);
+    out.push(b'"');
 }
 
-fn json_optional(out: &mut String, text: Option<&str>) {
+fn json_optional(out: &mut Vec<u8>, text: Option<&str>) {
     match text {
         Some(text) => json_string(out, text),
-        None => out.push_str("null"),
+        None => out.extend_from_slice(b"null"),
     }
 }
 
@@ -96,56 +106,57 @@ pub fn timestamp_text(millis: i64) -> String {
     )
 }
 
-/// One line of JSON Lines: the decision (no source: it did not come from Kafka), then the
-/// claim's own JSON text.
-pub fn json_line(
+/// Append one line of JSON Lines: the decision (no source: it did not come from Kafka), then
+/// the claim's own JSON text.
+pub fn write_json(
+    out: &mut Vec<u8>,
     claim: &Claim,
     outcome: &Outcome,
     decided_at_millis: i64,
     validator_version: &str,
     claim_text: &[u8],
-) -> Vec<u8> {
-    let mut out = String::with_capacity(512);
-    out.push_str("{\"event_id\":");
-    json_string(&mut out, claim.event_id);
-    out.push_str(",\"claim_id\":");
-    json_string(&mut out, claim.claim_id);
-    out.push_str(",\"member_id\":");
-    json_string(&mut out, claim.member_id);
-    write!(out, ",\"decision\":\"{}\"", outcome.decision()).unwrap();
-    out.push_str(",\"reasons\":[");
+) {
+    out.extend_from_slice(b"{\"event_id\":");
+    json_string(out, claim.event_id);
+    out.extend_from_slice(b",\"claim_id\":");
+    json_string(out, claim.claim_id);
+    out.extend_from_slice(b",\"member_id\":");
+    json_string(out, claim.member_id);
+    write!(
+        out,
+        ",\"decision\":\"{}\",\"reasons\":[",
+        outcome.decision()
+    )
+    .unwrap();
     for (i, reason) in outcome.reasons.iter().enumerate() {
         if i > 0 {
-            out.push(',');
+            out.push(b',');
         }
-        out.push_str("{\"rule_id\":");
-        json_string(&mut out, reason.rule_id());
-        out.push_str(",\"line_number\":");
+        out.extend_from_slice(b"{\"rule_id\":");
+        json_string(out, reason.rule_id());
         match reason.line_number {
-            Some(n) => write!(out, "{n}").unwrap(),
-            None => out.push_str("null"),
+            Some(n) => write!(out, ",\"line_number\":{n}").unwrap(),
+            None => out.extend_from_slice(b",\"line_number\":null"),
         }
-        out.push_str(",\"carc\":");
-        json_optional(&mut out, reason.carc());
-        out.push_str(",\"rarc\":");
-        json_optional(&mut out, reason.rarc());
-        out.push_str(",\"message\":");
-        json_string(&mut out, &reason.message);
-        out.push('}');
+        out.extend_from_slice(b",\"carc\":");
+        json_optional(out, reason.carc());
+        out.extend_from_slice(b",\"rarc\":");
+        json_optional(out, reason.rarc());
+        out.extend_from_slice(b",\"message\":");
+        json_string(out, &reason.message);
+        out.push(b'}');
     }
-    out.push_str("],\"policy_id\":");
-    json_string(&mut out, outcome.policy_id);
-    out.push_str(",\"rule_set_version\":");
-    json_string(&mut out, outcome.rule_set_version);
-    out.push_str(",\"decided_at\":");
-    json_string(&mut out, &timestamp_text(decided_at_millis));
-    out.push_str(",\"validator_version\":");
-    json_string(&mut out, validator_version);
-    out.push_str(",\"source\":null,\"claim\":");
-    let mut bytes = out.into_bytes();
-    bytes.extend_from_slice(claim_text);
-    bytes.extend_from_slice(b"}\n");
-    bytes
+    out.extend_from_slice(b"],\"policy_id\":");
+    json_string(out, outcome.policy_id);
+    out.extend_from_slice(b",\"rule_set_version\":");
+    json_string(out, outcome.rule_set_version);
+    out.extend_from_slice(b",\"decided_at\":");
+    json_string(out, &timestamp_text(decided_at_millis));
+    out.extend_from_slice(b",\"validator_version\":");
+    json_string(out, validator_version);
+    out.extend_from_slice(b",\"source\":null,\"claim\":");
+    out.extend_from_slice(claim_text);
+    out.extend_from_slice(b"}\n");
 }
 
 #[cfg(test)]
@@ -163,8 +174,8 @@ mod tests {
 
     #[test]
     fn json_strings_escape_what_json_requires() {
-        let mut out = String::new();
+        let mut out = Vec::new();
         json_string(&mut out, "a\"b\\c\n\u{1}é");
-        assert_eq!(out, "\"a\\\"b\\\\c\\n\\u0001é\"");
+        assert_eq!(out, "\"a\\\"b\\\\c\\n\\u0001é\"".as_bytes());
     }
 }

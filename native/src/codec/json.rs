@@ -6,166 +6,17 @@
 //! Anything else is None, and the caller lets `consumer.records` read the line - which turns
 //! any other spelling the JSON form allows into the same claim, or says what is wrong with it.
 
-use std::borrow::Cow;
-
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 
-use crate::claim::{lob_index, Claim, Line, Ndc, FREQUENCIES, UNKNOWN_LOB};
+use crate::claim::{lob_index, Claim, FREQUENCIES};
 use crate::text::parse_date;
 
-type Text<'a> = Cow<'a, str>;
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct JsonNdc<'a> {
-    #[serde(borrow)]
-    code: Text<'a>,
-    #[serde(borrow)]
-    qualifier: Text<'a>,
-    #[serde(borrow)]
-    unit: Text<'a>,
-    #[serde(deserialize_with = "double")]
-    quantity: f64,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct JsonLine<'a> {
-    line_number: i32,
-    #[serde(borrow)]
-    procedure_code: Text<'a>,
-    #[serde(default, borrow)]
-    modifiers: Vec<Text<'a>>,
-    #[serde(deserialize_with = "date")]
-    service_date_from: i32,
-    #[serde(default, deserialize_with = "optional_date")]
-    service_date_to: Option<i32>,
-    #[serde(deserialize_with = "double")]
-    units: f64,
-    #[serde(default)]
-    infusions: Option<i32>,
-    #[serde(default, borrow)]
-    place_of_service: Option<Text<'a>>,
-    #[serde(default)]
-    diagnosis_pointers: Vec<i32>,
-    #[serde(deserialize_with = "cents")]
-    charge: i64,
-    #[serde(default, borrow)]
-    ndc: Option<JsonNdc<'a>>,
-    #[serde(default, borrow)]
-    prior_authorization: Option<Text<'a>>,
-    #[serde(default, borrow)]
-    rendering_npi: Option<Text<'a>>,
-    #[serde(default, borrow)]
-    description: Option<Text<'a>>,
-}
-
-fn original() -> Text<'static> {
-    Cow::Borrowed(FREQUENCIES[0])
-}
-
-fn unknown() -> Text<'static> {
-    Cow::Borrowed("UNKNOWN")
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct JsonClaim<'a> {
-    #[serde(borrow)]
-    event_id: Text<'a>,
-    #[serde(borrow)]
-    claim_id: Text<'a>,
-    #[serde(default = "original", borrow)]
-    frequency: Text<'a>,
-    #[serde(default, borrow)]
-    payer_claim_number: Option<Text<'a>>,
-    #[serde(deserialize_with = "timestamp_millis")]
-    submitted_at: i64,
-    #[serde(default = "unknown", borrow)]
-    line_of_business: Text<'a>,
-    #[serde(default, borrow)]
-    contract_id: Option<Text<'a>>,
-    #[serde(borrow)]
-    member_id: Text<'a>,
-    #[serde(borrow)]
-    billing_npi: Text<'a>,
-    #[serde(default, borrow)]
-    rendering_npi: Option<Text<'a>>,
-    #[serde(default, borrow)]
-    place_of_service: Option<Text<'a>>,
-    #[serde(default, borrow)]
-    diagnosis_codes: Vec<Text<'a>>,
-    #[serde(default, borrow)]
-    prior_authorization: Option<Text<'a>>,
-    #[serde(deserialize_with = "cents")]
-    total_charge: i64,
-    #[serde(borrow)]
-    lines: Vec<JsonLine<'a>>,
-}
-
-/// A parsed claim line; `claim()` views it as the decoder's `Claim`.
-pub struct ParsedClaim<'a>(JsonClaim<'a>);
-
-pub fn parse(line: &[u8]) -> Option<ParsedClaim<'_>> {
-    let claim: JsonClaim = serde_json::from_slice(line).ok()?;
-    FREQUENCIES.iter().position(|f| *f == claim.frequency)?;
-    lob_index(&claim.line_of_business)?;
-    Some(ParsedClaim(claim))
-}
-
-fn opt<'s>(text: &'s Option<Text<'_>>) -> Option<&'s str> {
-    text.as_deref()
-}
-
-impl ParsedClaim<'_> {
-    pub fn claim(&self) -> Claim<'_> {
-        let c = &self.0;
-        Claim {
-            event_id: &c.event_id,
-            claim_id: &c.claim_id,
-            frequency: FREQUENCIES
-                .iter()
-                .position(|f| *f == c.frequency)
-                .unwrap_or(0) as u8,
-            payer_claim_number: opt(&c.payer_claim_number),
-            submitted_at_millis: c.submitted_at,
-            line_of_business: lob_index(&c.line_of_business).unwrap_or(UNKNOWN_LOB),
-            contract_id: opt(&c.contract_id),
-            member_id: &c.member_id,
-            billing_npi: &c.billing_npi,
-            rendering_npi: opt(&c.rendering_npi),
-            place_of_service: opt(&c.place_of_service),
-            diagnosis_codes: c.diagnosis_codes.iter().map(|d| d.as_ref()).collect(),
-            prior_authorization: opt(&c.prior_authorization),
-            total_charge: c.total_charge,
-            lines: c
-                .lines
-                .iter()
-                .map(|l| Line {
-                    line_number: l.line_number,
-                    procedure_code: &l.procedure_code,
-                    modifiers: l.modifiers.iter().map(|m| m.as_ref()).collect(),
-                    service_date_from: l.service_date_from,
-                    service_date_to: l.service_date_to,
-                    units: l.units,
-                    infusions: l.infusions,
-                    place_of_service: opt(&l.place_of_service),
-                    diagnosis_pointers: l.diagnosis_pointers.clone(),
-                    charge: l.charge,
-                    ndc: l.ndc.as_ref().map(|n| Ndc {
-                        code: &n.code,
-                        qualifier: &n.qualifier,
-                        unit: &n.unit,
-                        quantity: n.quantity,
-                    }),
-                    prior_authorization: opt(&l.prior_authorization),
-                    rendering_npi: opt(&l.rendering_npi),
-                    description: opt(&l.description),
-                })
-                .collect(),
-        }
-    }
+/// The claim on a line of JSON Lines (surrounding white space allowed), or None.
+pub fn parse(line: &[u8]) -> Option<Claim<'_>> {
+    // One UTF-8 check of the whole line, so serde need not check string by string.
+    let text = std::str::from_utf8(strip_bytes(line)).ok()?;
+    serde_json::from_str(text).ok()
 }
 
 // --- field readers --------------------------------------------------------------------------
@@ -175,7 +26,7 @@ fn refuse<E: de::Error>() -> E {
 }
 
 /// A double: a JSON number, or "NaN", "Infinity", "-Infinity".
-fn double<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+pub fn double<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
     struct Double;
     impl Visitor<'_> for Double {
         type Value = f64;
@@ -210,16 +61,30 @@ fn digits(text: &str) -> Option<i64> {
     text.parse().ok()
 }
 
-fn date<'de, D: Deserializer<'de>>(d: D) -> Result<i32, D::Error> {
-    let text = Text::deserialize(d)?;
-    parse_date(&text).ok_or_else(refuse)
+pub fn date<'de, D: Deserializer<'de>>(d: D) -> Result<i32, D::Error> {
+    parse_date(<&str>::deserialize(d)?).ok_or_else(refuse)
 }
 
-fn optional_date<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i32>, D::Error> {
-    match Option::<Text>::deserialize(d)? {
+pub fn optional_date<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i32>, D::Error> {
+    match Option::<&str>::deserialize(d)? {
         None => Ok(None),
-        Some(text) => parse_date(&text).map(Some).ok_or_else(refuse),
+        Some(text) => parse_date(text).map(Some).ok_or_else(refuse),
     }
+}
+
+/// An enum symbol of the claim, as its index.
+fn symbol<'de, D: Deserializer<'de>>(d: D, symbols: &[&str]) -> Result<u8, D::Error> {
+    let text = <&str>::deserialize(d)?;
+    let index = symbols.iter().position(|s| *s == text);
+    index.map(|i| i as u8).ok_or_else(refuse)
+}
+
+pub fn frequency<'de, D: Deserializer<'de>>(d: D) -> Result<u8, D::Error> {
+    symbol(d, &FREQUENCIES)
+}
+
+pub fn line_of_business<'de, D: Deserializer<'de>>(d: D) -> Result<u8, D::Error> {
+    lob_index(<&str>::deserialize(d)?).ok_or_else(refuse)
 }
 
 /// "YYYY-MM-DDTHH:MM:SS[.fff|.ffffff](Z|±HH:MM)" -> UTC milliseconds (sub-milliseconds
@@ -273,9 +138,8 @@ fn parse_timestamp(text: &str) -> Option<i64> {
     Some(local - offset_minutes * 60_000)
 }
 
-fn timestamp_millis<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
-    let text = Text::deserialize(d)?;
-    parse_timestamp(&text).ok_or_else(refuse)
+pub fn timestamp_millis<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    parse_timestamp(<&str>::deserialize(d)?).ok_or_else(refuse)
 }
 
 /// "-?D+.DD" with at most 9 digits before the point -> cents. Other spellings (numbers,
@@ -285,7 +149,7 @@ fn parse_cents(text: &str) -> Option<i64> {
         .strip_prefix('-')
         .map_or((false, text), |body| (true, body));
     let (whole, fraction) = body.split_once('.')?;
-    // Python: at most 9 digits before the point (leading zeros aside).
+    // decimal(11, 2): at most 9 digits before the point (leading zeros aside).
     if whole.trim_start_matches('0').len() > 9 || fraction.len() != 2 {
         return None;
     }
@@ -296,8 +160,8 @@ fn parse_cents(text: &str) -> Option<i64> {
     Some(if negative { -cents } else { cents })
 }
 
-fn cents<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
-    let text = Text::deserialize(d)?;
+pub fn cents<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    let text = <&str>::deserialize(d)?;
     parse_cents(&text).ok_or_else(refuse)
 }
 

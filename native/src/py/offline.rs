@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyList};
+use pyo3::types::{PyBytes, PyDict};
 
 use super::engine::{claim_of, Engine};
 use super::tally::Tally;
@@ -36,22 +36,30 @@ impl JsonDecider {
         }
     }
 
-    /// For each line, its decision line; None for a line the fast reader does not take (it
-    /// may not be a claim at all: `consumer.records` reads it and says).
-    fn decide_lines<'py>(
+    /// Decide the claims of JSON Lines `text` from byte `start`, line by line, up to its
+    /// end or the first line the fast reader does not take (it may not be a claim at all:
+    /// `consumer.claims` reads that one and says). Returns the decision lines, how many lines
+    /// were read (blank ones included) and where it stopped: the start of that line, or the
+    /// end of `text`.
+    fn decide_text<'py>(
         &mut self,
         py: Python<'py>,
-        lines: &Bound<'py, PyList>,
-    ) -> PyResult<Bound<'py, PyList>> {
-        let results = PyList::empty(py);
-        for line in lines.iter() {
-            let line = line.cast::<PyBytes>()?;
-            match self.decide_line(line.as_bytes()) {
-                Some(decision) => results.append(PyBytes::new(py, &decision))?,
-                None => results.append(py.None())?,
+        text: &[u8],
+        start: usize,
+    ) -> (Bound<'py, PyBytes>, usize, usize) {
+        let mut out = Vec::with_capacity(text.len().saturating_sub(start) * 3 / 2);
+        let (mut position, mut lines) = (start.min(text.len()), 0);
+        while position < text.len() {
+            let end = (text[position..].iter().position(|b| *b == b'\n'))
+                .map_or(text.len(), |i| position + i + 1);
+            let line = json::strip_bytes(&text[position..end]);
+            if !line.is_empty() && !self.decide_line(line, &mut out) {
+                break;
             }
+            position = end;
+            lines += 1;
         }
-        Ok(results)
+        (PyBytes::new(py, &out), lines, position)
     }
 
     /// The decision line of a claim Python read: its Avro body, and its JSON text to embed.
@@ -64,11 +72,14 @@ impl JsonDecider {
         let claim = claim_of(body)?;
         let outcome = self.rules.decide(&claim);
         self.tally.count(&claim, &outcome);
-        let line = decision::json_line(
+        let mut line = Vec::with_capacity(512 + claim_text.len());
+        let version = &self.validator_version;
+        decision::write_json(
+            &mut line,
             &claim,
             &outcome,
             now_millis(),
-            &self.validator_version,
+            version,
             claim_text,
         );
         Ok(PyBytes::new(py, &line))
@@ -81,22 +92,18 @@ impl JsonDecider {
 }
 
 impl JsonDecider {
-    fn decide_line(&mut self, line: &[u8]) -> Option<Vec<u8>> {
-        let text = json::strip_bytes(line);
-        let parsed = json::parse(text)?;
-        let claim = parsed.claim();
+    /// Append the decision line of one claim line; false when the fast reader does not take it.
+    fn decide_line(&mut self, line: &[u8], out: &mut Vec<u8>) -> bool {
+        let Some(claim) = json::parse(line) else {
+            return false;
+        };
         if claim.lines.is_empty() || claim.lines.len() > self.max_lines {
-            return None;
+            return false; // Python's reader words the error
         }
         let outcome = self.rules.decide(&claim);
         self.tally.count(&claim, &outcome);
         let version = &self.validator_version;
-        Some(decision::json_line(
-            &claim,
-            &outcome,
-            now_millis(),
-            version,
-            text,
-        ))
+        decision::write_json(out, &claim, &outcome, now_millis(), version, line);
+        true
     }
 }
