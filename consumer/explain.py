@@ -36,7 +36,8 @@ def render(claim: dict[str, Any], decision: Decision, verdicts: Sequence[RuleVer
         f"{claim['line_of_business']}, {len(claim['lines'])} line(s): {decision.decision}",
         f"  policy {decision.policy_id}, rule set {decision.rule_set_version}",
     ]
-    actionable = [r for r in decision.reasons if r.carc]
+    # By line (claim-level first), each line's reasons in rule order: how an analyst fixes it.
+    actionable = sorted((r for r in decision.reasons if r.carc), key=lambda r: r.line_number or 0)
     notes = [r for r in decision.reasons if not r.carc]
     if actionable:
         out.append("  Why it was pended (fix these and resubmit):")

@@ -17,7 +17,6 @@ import argparse
 import base64
 import fcntl
 import logging
-import os
 import random
 import re
 import shutil
