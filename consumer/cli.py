@@ -7,10 +7,12 @@ stderr and a non-zero exit, never as a bare traceback.
 from __future__ import annotations
 
 import argparse
+import io
 import logging
 import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import Any
 
 import orjson
 
@@ -27,32 +29,60 @@ def _engine(args: argparse.Namespace):  # type: ignore[no-untyped-def]  # lazy i
     return Engine.load(args.rule_set)
 
 
+def _history(args: argparse.Namespace, engine: Any) -> Any:
+    """The history the file is decided against: empty, or the claims of `--history FILE`;
+    None with `--no-history`."""
+    from consumer._native import History
+    from consumer.offline import validate
+
+    if args.no_history:
+        return None
+    history = History(args.retention_days)
+    if args.history:
+        summary = validate(
+            args.history, engine, io.BytesIO(), sys.stderr, history=history, record_only=True
+        )
+        unreadable = f", {summary.unreadable} unreadable" if summary.unreadable else ""
+        print(f"history: prior claims read from {args.history}{unreadable}", file=sys.stderr)
+    return history
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     from consumer.offline import validate
 
     engine = _engine(args)
+    history = _history(args, engine)
     if args.output:
         with open(args.output, "wb") as out:
-            summary = validate(args.file, engine, out, sys.stderr)
+            summary = validate(args.file, engine, out, sys.stderr, history=history)
     else:
-        summary = validate(args.file, engine, sys.stdout.buffer, sys.stderr)
+        summary = validate(args.file, engine, sys.stdout.buffer, sys.stderr, history=history)
         sys.stdout.flush()
     print(summary.describe(), file=sys.stderr)
     return 0
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
+    from consumer.encoding import claim_body
     from consumer.errors import ClaimFormatError
     from consumer.explain import render
-    from consumer.offline import open_input, read_claims
+    from consumer.offline import decider, open_input, read_claims
 
     engine = _engine(args)
+    offline = decider(engine, _history(args, engine))
     with open_input(args.file) as handle:
         for number, claim, _ in read_claims(handle):
             if isinstance(claim, ClaimFormatError):
                 print(f"{args.file}:{number}: cannot read this claim: {claim}\n")
                 continue
-            decision, verdicts = engine.explain(claim)
+            explained = offline.explain_body(claim_body(claim))
+            if explained is None:
+                print(
+                    f"{args.file}:{number}: event {claim['event_id']} was decided before "
+                    "(re-sent): no second decision\n"
+                )
+                continue
+            decision, verdicts = explained
             if args.only_pended and decision.decision != "PENDED":
                 continue
             print(render(claim, decision, verdicts))
@@ -213,6 +243,19 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("file", help="claims as JSON Lines or an Avro container file; - = stdin")
     explain.add_argument("--rule-set", help=rule_set_help)
     explain.add_argument("--only-pended", action="store_true", help="skip accepted claims")
+    for offline in (validate, explain):
+        stream = offline.add_argument_group(
+            "claim history (the file is one stream, in file order: SPEC §3.1)"
+        )
+        stream.add_argument(
+            "--history", metavar="FILE", help="prior claims the history starts from"
+        )
+        stream.add_argument(
+            "--retention-days", type=int, default=400, help="how long a claim stays in history"
+        )
+        stream.add_argument(
+            "--no-history", action="store_true", help="decide each claim on its own"
+        )
 
     rules = sub.add_parser("rules", help="Rule-set tools.")
     rules_sub = rules.add_subparsers(dest="rules_command", required=True, metavar="ACTION")

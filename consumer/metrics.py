@@ -110,6 +110,34 @@ class Metrics:
             "Unix time of the last committed batch (or idle poll with nothing to do).",
             registry=registry,
         )
+        self.duplicate_events = Counter(
+            name("duplicate_events"),
+            "Re-sent events (an event id decided before): the first decision stands.",
+            registry=registry,
+        )
+        self.history_members = Gauge(
+            name("history_members"),
+            "Members with a claim history, by input partition.",
+            ["partition"],
+            registry=registry,
+        )
+        self.history_restoring = Gauge(
+            name("history_restoring_partitions"),
+            "Input partitions whose history is being restored (none of their records is "
+            "decided until it is).",
+            registry=registry,
+        )
+        self.history_restore_records = Counter(
+            name("history_restore_records"),
+            "Changelog records read to restore partitions' history.",
+            registry=registry,
+        )
+        self.history_restore_seconds = Gauge(
+            name("history_restore_seconds"),
+            "How long the last restore of each input partition's history took.",
+            ["partition"],
+            registry=registry,
+        )
         self.build = Info(name("build"), "Validator build and rule set.", registry=registry)
 
         for decision in DECISIONS:

@@ -1,9 +1,12 @@
 """Offline validation: claims from a JSON Lines or Avro container file, decisions as JSON Lines.
 
 For analysts and tests: the same engine as the Kafka service, no broker. A claim that cannot be
-read is reported on stderr with its line number and the other claims still get decided.
+read is reported on stderr with its line number and the other claims still get decided. The
+file is one stream in file order: each claim is decided against the member's history of the
+claims before it (SPEC §3.1), which may start from a file of prior claims (`--history`); a
+re-sent event gets no second decision line.
 
-JSON Lines go to the engine's `JsonDecider` a chunk at a time, which reads plainly written
+JSON Lines go to the engine's `OfflineDecider` a block at a time, which reads plainly written
 claims itself; each line it hands back is read here (`consumer.claims`), which turns any other
 spelling the JSON form allows into the claim - decided by the same engine - or words what is
 wrong with the line. Claims from an Avro container file are decided the same way.
@@ -24,7 +27,7 @@ import fastavro
 import orjson
 
 from consumer import __version__
-from consumer._native import JsonDecider
+from consumer._native import History, OfflineDecider
 from consumer.claims import claim_from_json, claim_to_json
 from consumer.encoding import claim_body
 from consumer.engine import Engine
@@ -43,6 +46,7 @@ class Summary:
     decisions: Counter[str] = field(default_factory=Counter)
     reasons: Counter[str] = field(default_factory=Counter)
     unreadable: int = 0
+    resent: int = 0
     seconds: float = 0.0
     cpu_seconds: float = 0.0
 
@@ -57,6 +61,8 @@ class Summary:
         parts += [f"{n} {d.lower()}" for d, n in sorted(self.decisions.items())]
         if self.unreadable:
             parts.append(f"{self.unreadable} unreadable")
+        if self.resent:
+            parts.append(f"{self.resent} re-sent events skipped")
         return (
             ", ".join(parts)
             + f" in {self.seconds:.2f}s ({rate:,.0f} claims/s, {per_cpu:,.0f} per CPU-second)"
@@ -107,22 +113,42 @@ def read_line(number: int, raw: bytes) -> Read:
         return number, exc, None
 
 
-def validate(path: str, engine: Engine, out: IO[bytes], err: IO[str]) -> Summary:
-    """Decide every claim in `path`, writing one JSON decision per line to `out`."""
+def decider(
+    engine: Engine, history: History | None = None, max_lines: int = MAX_LINES
+) -> OfflineDecider:
+    """The engine's decider for one file as one stream (with `history`: against the claims
+    before each one; `History(retention_days)`)."""
+    return OfflineDecider(
+        engine.native, validator_version=__version__, max_lines=max_lines, history=history
+    )
+
+
+def validate(
+    path: str,
+    engine: Engine,
+    out: IO[bytes],
+    err: IO[str],
+    *,
+    history: History | None = None,
+    record_only: bool = False,
+) -> Summary:
+    """Decide every claim in `path`, writing one JSON decision per line to `out`. With
+    `record_only`, only record the claims in `history` (prior claims): no decision lines."""
     summary = Summary()
-    decider = JsonDecider(engine.native, validator_version=__version__, max_lines=MAX_LINES)
+    offline = decider(engine, history)
     started, cpu_started = time.perf_counter(), time.process_time()
     with open_input(path) as handle:
         head = handle.peek(4)[:4] if hasattr(handle, "peek") else b""
         if head == AVRO_CONTAINER_MAGIC:
             for read in read_claims(handle):
-                _decide(read, path, decider, out, err, summary)
+                _decide(read, path, offline, out, err, summary, record_only)
         else:
-            _decide_json_lines(handle, path, decider, out, err, summary)
-    counts = decider.take_tally()
+            _decide_json_lines(handle, path, offline, out, err, summary, record_only)
+    counts = offline.take_tally()
     for (decision, _lob), n in counts["decisions"].items():
         summary.decisions[decision] += n
     summary.reasons.update(counts["rule_failures"])
+    summary.resent = counts["resent"]
     summary.seconds = time.perf_counter() - started
     summary.cpu_seconds = time.process_time() - cpu_started
     return summary
@@ -131,10 +157,11 @@ def validate(path: str, engine: Engine, out: IO[bytes], err: IO[str]) -> Summary
 def _decide_json_lines(
     handle: IO[bytes],
     path: str,
-    decider: JsonDecider,
+    offline: OfflineDecider,
     out: IO[bytes],
     err: IO[str],
     summary: Summary,
+    record_only: bool,
 ) -> None:
     """A block of whole lines at a time to the engine, which decides every line it reads
     itself and stops at one it does not; that line is read here, then the engine goes on."""
@@ -146,20 +173,27 @@ def _decide_json_lines(
         text, tail = text[:cut], text[cut:]
         position = 0
         while position < len(text):
-            decided, lines, position = decider.decide_text(text, position)
+            decided, lines, position = offline.decide_text(text, position, record_only)
             out.write(decided)
             number += lines
             if position < len(text):
                 end = text.find(b"\n", position) + 1 or len(text)
                 number += 1
-                _decide(read_line(number, text[position:end]), path, decider, out, err, summary)
+                read = read_line(number, text[position:end])
+                _decide(read, path, offline, out, err, summary, record_only)
                 position = end
         if not data:
             return
 
 
 def _decide(
-    read: Read, path: str, decider: JsonDecider, out: IO[bytes], err: IO[str], summary: Summary
+    read: Read,
+    path: str,
+    offline: OfflineDecider,
+    out: IO[bytes],
+    err: IO[str],
+    summary: Summary,
+    record_only: bool,
 ) -> None:
     number, claim, text = read
     if isinstance(claim, ClaimFormatError):
@@ -168,4 +202,4 @@ def _decide(
         return
     if text is None:  # from an Avro file: the claim in its JSON form
         text = orjson.dumps(claim_to_json(claim))
-    out.write(decider.decide_body(claim_body(claim), text))
+    out.write(offline.decide_body(claim_body(claim), text, record_only))

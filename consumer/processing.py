@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple, Protocol
 
 from consumer import __version__
-from consumer._native import StreamDecider
+from consumer._native import History, StreamDecider
 from consumer.dlq import VALUE_OMITTED, DeadLetterGuard, Headers, dead_letter_headers
 from consumer.encoding import claim_body
 from consumer.engine import Engine
@@ -75,8 +75,10 @@ def stream_decider(
     header_len: int = 0,
     reads_raw: bool = True,
     prefixes: tuple[bytes, bytes] = (b"", b""),
+    history: History | None = None,
 ) -> StreamDecider:
-    """The compiled batch decider for these output topics and wire-format prefixes."""
+    """The compiled batch decider for these output topics and wire-format prefixes; with a
+    `history`, each claim is decided against (and recorded in) its member's history."""
     return StreamDecider(
         engine.native,
         validator_version=__version__,
@@ -89,6 +91,7 @@ def stream_decider(
         reads_raw=reads_raw,
         accepted_prefix=prefixes[0],
         pended_prefix=prefixes[1],
+        history=history,
     )
 
 
@@ -114,22 +117,25 @@ class ClaimProcessor:
         self.keep_dead_letters = keep_dead_letters
 
     def process_batch(self, records: Sequence[KafkaRecord]) -> list[Produced]:
-        """(topic, value, headers) for each record, in order; the key is the record's own."""
-        results: list[Produced | None] = self.decider.process(records)
-        guard, clean = self.guard, 0
-        for index, result in enumerate(results):
-            if result is not None:
-                clean += 1
-                continue
-            guard.record_clean(clean)  # the DLQ window sees the records in their order
-            clean = 0
-            results[index] = self._decode_and_decide(records[index])
-        guard.record_clean(clean)
+        """(topic, value, headers) for each record, in order; the key is the record's own. A
+        re-sent event gets an empty topic: nothing is written for it."""
+        results: list[Produced] = []
+        start = 0
+        while True:
+            decided, stop = self.decider.process(records, start)
+            self.guard.record_clean(len(decided))  # the DLQ window sees the records in order
+            for index, result in enumerate(decided, start):
+                results.append(result or self._resent(records[index]))
+            if stop == len(records):
+                break
+            results.append(self._decode_and_decide(records[stop]))
+            start = stop + 1
         counts = self.decider.take_tally()
         self.tally.add_decisions(counts["decisions"])
         self.tally.add_rule_failures(counts["rule_failures"])
         self.tally.add_claim_durations(counts["duration_buckets"], counts["duration_sum"])
-        return results  # type: ignore[return-value]  # every None was replaced
+        self.tally.add_resent(counts["resent"])
+        return results
 
     def process(self, msg: KafkaRecord) -> Output:
         """One record (see `process_batch`)."""
@@ -143,7 +149,7 @@ class ClaimProcessor:
         except DecodeError as exc:
             return self._dead_letter(msg, exc.error_class, exc.message, *where)
         try:
-            produced: Produced = self.decider.decide_body(msg, claim_body(claim))
+            produced: Produced | bool = self.decider.decide_body(msg, claim_body(claim))
         except ValueError as exc:
             log.exception(
                 "claim could not be decided; dead-lettered",
@@ -152,7 +158,18 @@ class ClaimProcessor:
             message = f"{type(exc).__name__} while deciding the claim"
             return self._dead_letter(msg, ENGINE_ERROR, message, *where)
         self.guard.record(False)
+        if produced is False:
+            return self._resent(msg)
+        assert produced is not True
         return produced
+
+    def _resent(self, msg: KafkaRecord) -> Produced:
+        """An event decided before: the first decision stands, nothing is written."""
+        log.info(
+            "re-sent event skipped: decided before",
+            extra={"topic": msg.topic(), "partition": msg.partition(), "offset": msg.offset()},
+        )
+        return ("", b"", [])
 
     def _dead_letter(
         self, msg: KafkaRecord, error_class: str, message: str, topic: str, part: int, offset: int

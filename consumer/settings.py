@@ -80,6 +80,18 @@ class ProcessingSettings(_Group):
     dlq_window: int = Field(default=1000, ge=10)
 
 
+class HistorySettings(_Group):
+    """The member's claim history (SPEC §3.1): re-sent events, duplicate claims, overlapping
+    per diems, initial visits."""
+
+    enabled: bool = True
+    # A claim is forgotten once its last date of service is this much older than the newest
+    # date of service the partition has seen.
+    retention_days: int = Field(default=400, ge=1, le=3650)
+    # The compacted changelog the history is restored from (default: `<group_id>-history`).
+    changelog_topic: str | None = None
+
+
 class HttpSettings(_Group):
     host: str = "0.0.0.0"  # noqa: S104 (in a pod, probes and scrapes come from outside)
     port: int = Field(default=8080, ge=0, le=65535)
@@ -99,6 +111,7 @@ class Settings(BaseSettings):
     topics: TopicSettings = TopicSettings()
     schema_registry: SchemaRegistrySettings = SchemaRegistrySettings()
     processing: ProcessingSettings = ProcessingSettings()
+    history: HistorySettings = HistorySettings()
     http: HttpSettings = HttpSettings()
     group_id: str = "infusion-validator"
     wire_format: Literal["raw", "confluent"] | None = Field(
@@ -123,6 +136,10 @@ class Settings(BaseSettings):
         if config:
             sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=config))
         return tuple(sources)
+
+    @property
+    def changelog_topic(self) -> str:
+        return self.history.changelog_topic or f"{self.group_id}-history"
 
     @property
     def input_wire_format(self) -> str:

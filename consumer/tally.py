@@ -27,6 +27,7 @@ class Tally:
         self.dead_letters: dict[str, int] = {}
         self.claim_buckets = [0] * (len(CLAIM_BUCKETS) + 1)
         self.claim_seconds = 0.0
+        self.resent = 0
 
     # --- one claim at a time ---------------------------------------------------------------
 
@@ -39,6 +40,10 @@ class Tally:
             if reason["carc"]:
                 rule_id = reason["rule_id"]
                 failures[rule_id] = failures.get(rule_id, 0) + 1
+
+    def add_resent(self, n: int) -> None:
+        """Re-sent events: decided before, not again."""
+        self.resent += n
 
     def add_dead_letter(self, error_class: str) -> None:
         self.dead_letters[error_class] = self.dead_letters.get(error_class, 0) + 1
@@ -87,6 +92,8 @@ class Tally:
                 metrics.dlq_records.labels(error_class).inc(n)
         if any(self.claim_buckets):
             metrics.claim_duration.add(self.claim_buckets, self.claim_seconds)
+        if self.resent:
+            metrics.duplicate_events.inc(self.resent)
         self.clear()
 
     def clear(self) -> None:
@@ -96,3 +103,4 @@ class Tally:
         self.dead_letters.clear()
         self.claim_buckets[:] = [0] * len(self.claim_buckets)
         self.claim_seconds = 0.0
+        self.resent = 0

@@ -13,6 +13,7 @@ from typing import Any
 
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 
+from consumer._native import History
 from consumer.decoding import (
     CONFLUENT_HEADER,
     ERROR_CLASSES,
@@ -99,6 +100,7 @@ class Wire:
         topics: TopicSettings | None = None,
         *,
         keep_dead_letters: bool = True,
+        history: History | None = None,
     ) -> ClaimProcessor:
         """A batch processor deciding with `engine` and writing to `topics` (default: the
         settings' topics). With `confluent` output, the decision schema is registered (or
@@ -124,6 +126,7 @@ class Wire:
             # Raw values written with a configured writer schema go through the decoder.
             reads_raw=self.settings.writer_schema is None,
             prefixes=prefixes,
+            history=history,
         )
         if isinstance(self.decoder, ConfluentClaimDecoder):
             self._deciders.append(decider.allow_schema_id)

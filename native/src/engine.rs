@@ -3,6 +3,7 @@
 //! PENDED when any reason carries a CARC.
 
 use crate::claim::Claim;
+use crate::history::MemberHistory;
 use crate::rules::{Context, Findings, LineView, RuleId};
 use crate::ruleset::policy::{ActiveRule, Policy};
 use crate::ruleset::{RuleSet, RuleSets};
@@ -66,7 +67,9 @@ fn last_day(from: i32, to: Option<i32>) -> i32 {
 }
 
 impl RuleSets {
-    pub fn decide<'c>(&'c self, claim: &Claim) -> Outcome<'c> {
+    /// The decision of `claim`; `history` is its member's history before it (None: no
+    /// history is kept, and the history rules find nothing).
+    pub fn decide<'c>(&'c self, claim: &Claim, history: Option<&MemberHistory>) -> Outcome<'c> {
         let last = claim
             .lines
             .iter()
@@ -81,6 +84,7 @@ impl RuleSets {
         let ctx = Context {
             claim,
             policy,
+            catalogue: &rule_set.catalogue,
             lob: claim.line_of_business,
             submitted_on: claim.submitted_at_millis.div_euclid(MILLIS_PER_DAY) as i32,
             lines: (views.iter())
@@ -88,6 +92,7 @@ impl RuleSets {
                 .collect(),
             all_lines: &views,
             billable_diagnoses: &self.billable_diagnoses,
+            history,
         };
         let mut reasons = Vec::new();
         let mut findings = Findings::new();

@@ -11,6 +11,7 @@ pub mod claim;
 pub mod codec;
 pub mod compare;
 pub mod engine;
+pub mod history;
 pub mod rules;
 pub mod ruleset;
 pub mod text;

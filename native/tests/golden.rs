@@ -1,6 +1,7 @@
 //! The golden cases (`tests/data/golden/`), the shared specification of the rules: every case
-//! decided by the engine exactly as its file says. pytest runs the same files through the
-//! Python facade (`tests/unit/engine/test_golden.py`).
+//! decided by the engine exactly as its file says; and the golden sequences
+//! (`tests/data/sequences/`) for the claim-history rules, all in one stream. pytest runs the
+//! same files through `validate`, and the integration tests through the service.
 //!
 //! The engine is built from `tests/data/engine.json`: the shipped rule set as the
 //! Python loader hands it over, with the ICD-10-CM codes the cases use (pytest checks that the
@@ -11,6 +12,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use _native::codec::json;
+use _native::history::decide_recorded;
+use _native::history::store::PartitionStore;
 use _native::ruleset::RuleSets;
 use serde_json::Value;
 
@@ -59,7 +62,7 @@ fn every_golden_case_is_decided_as_its_file_says() {
         let case: Value = serde_json::from_slice(&fs::read(path).unwrap()).unwrap();
         let text = serde_json::to_vec(&case["claim"]).unwrap();
         let claim = json::parse(&text).unwrap_or_else(|| panic!("{}: claim", path.display()));
-        let outcome = engine.decide(&claim);
+        let outcome = engine.decide(&claim, None);
         let reasons = outcome.reasons.iter();
         let got: Reasons = reasons
             .map(|r| {
@@ -86,4 +89,57 @@ fn every_golden_case_is_decided_as_its_file_says() {
         paths.len(),
         failures.join("\n")
     );
+}
+
+/// One step of a sequence: the decision, or "RESENT" for an event decided before.
+fn decided(
+    engine: &RuleSets,
+    store: &mut PartitionStore,
+    claim: &serde_json::Value,
+) -> (String, Reasons) {
+    let text = serde_json::to_vec(claim).unwrap();
+    let claim = json::parse(&text).expect("a plainly written claim");
+    let outcome = decide_recorded(Some(&mut *store), &claim, |past| {
+        let outcome = engine.decide(&claim, past);
+        let reasons = outcome.reasons.iter();
+        let reasons = reasons.map(|r| {
+            let text = |t: Option<&str>| t.map(str::to_owned);
+            (r.rule_id().to_owned(), text(r.carc()), text(r.rarc()))
+        });
+        (outcome.decision().to_owned(), reasons.collect())
+    });
+    store.commit();
+    outcome.unwrap_or_else(|| ("RESENT".to_owned(), Reasons::new()))
+}
+
+#[test]
+fn every_golden_sequence_is_decided_as_its_file_says_in_one_stream() {
+    let engine_json = fs::read_to_string(golden().join("../engine.json")).expect("engine.json");
+    let engine = RuleSets::from_json(&engine_json).expect("the shipped rule set loads");
+    let mut paths = Vec::new();
+    cases(&golden().join("../sequences"), &mut paths);
+    paths.sort();
+    assert!(paths.len() >= 18, "only {} sequences", paths.len());
+    // All sequences in one stream, as `validate` and the service see them: members differ.
+    let mut store = PartitionStore::new(400);
+    let mut failures = Vec::new();
+    for path in &paths {
+        let case: Value = serde_json::from_slice(&fs::read(path).unwrap()).unwrap();
+        for (i, step) in case["steps"].as_array().unwrap().iter().enumerate() {
+            let got = decided(&engine, &mut store, &step["claim"]);
+            let want = &step["expected"];
+            let want = if want["decision"] == "RESENT" {
+                ("RESENT".to_owned(), Reasons::new())
+            } else {
+                expected(step)
+            };
+            if got != want {
+                failures.push(format!(
+                    "{} step {i}: got {got:?}, want {want:?}",
+                    path.display()
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

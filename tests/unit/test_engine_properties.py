@@ -18,10 +18,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from consumer import schemas
-from consumer._native import JsonDecider
 from consumer.claims import claim_to_json
 from consumer.encoding import claim_body
 from consumer.engine import RULE_IDS, Engine
+from consumer.offline import decider
 from consumer.processing import stream_decider
 from consumer.settings import TopicSettings
 from tests.claim_examples import FakeMessage, decode_decision
@@ -114,7 +114,7 @@ def wire_forms(engine: Engine) -> Any:
     raw = stream_decider(engine, TopicSettings(), **limits)
     framed = stream_decider(engine, TopicSettings(), header_len=5, **limits)
     framed.allow_schema_id(claim_id)
-    json_lines = JsonDecider(engine.native, validator_version="t", max_lines=50)
+    json_lines = decider(engine)  # no history: each claim on its own, as Engine.decide
     return raw, framed, claim_id, json_lines
 
 
@@ -126,8 +126,8 @@ def test_the_same_claim_gets_the_same_decision_whatever_its_wire_form(
     raw, framed, claim_id, json_lines = wire_forms
     want = key(engine.decide(record))
     body = claim_body(record)
-    for decider, value in ((raw, body), (framed, struct.pack(">bI", 0, claim_id) + body)):
-        topic, out, _ = decider.process([FakeMessage(value)])[0]
+    for stream, value in ((raw, body), (framed, struct.pack(">bI", 0, claim_id) + body)):
+        topic, out, _ = stream.process([FakeMessage(value)])[0][0]
         decision = decode_decision(out)  # no decision prefix configured here
         reasons = [tuple(r.values()) for r in decision["reasons"]]
         assert (decision["decision"], reasons) == want

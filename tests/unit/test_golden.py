@@ -21,6 +21,9 @@ from tests.data import engine_fixture
 
 GOLDEN = Path(__file__).resolve().parents[1] / "data" / "golden"
 CASES = sorted(GOLDEN.rglob("*.json"))
+# The claim-history rules: sequences of claims, each step with its expected decision (or
+# RESENT: no second decision), all decided as one stream.
+SEQUENCES = sorted((GOLDEN.parent / "sequences").glob("*.json"))
 
 Reasons = set[tuple[str, str | None, str | None]]
 
@@ -39,10 +42,15 @@ def engine() -> Engine:
     return Engine.load()
 
 
+def sequence_steps() -> list[dict[str, Any]]:
+    return [step for path in SEQUENCES for step in orjson.loads(path.read_bytes())["steps"]]
+
+
 def test_there_are_golden_cases_for_every_rule() -> None:
     failing: set[str] = set()
-    for path in CASES:
-        failing |= {rule for rule, _, _ in expected_of(orjson.loads(path.read_bytes()))[1]}
+    for case in [orjson.loads(path.read_bytes()) for path in CASES] + sequence_steps():
+        if case["expected"]["decision"] != "RESENT":
+            failing |= {rule for rule, _, _ in expected_of(case)[1]}
     # code.not-effective needs a code out of effect on 2026 dates (test_engine); the calendar
     # month rule is on only under a contract (test_engine).
     assert set(RULE_IDS) - failing <= {"code.not-effective", "dates.calendar-month"}
@@ -64,7 +72,7 @@ def test_golden_case(engine: Engine, path: Path) -> None:
 
 def test_validate_command_decides_the_golden_files(tmp_path: Path) -> None:
     claims = tmp_path / "claims.jsonl"
-    cases = [orjson.loads(p.read_bytes()) for p in CASES]
+    cases = [orjson.loads(p.read_bytes()) for p in CASES] + sequence_steps()
     claims.write_bytes(b"".join(orjson.dumps(c["claim"]) + b"\n" for c in cases))
     run = subprocess.run(
         [sys.executable, "-m", "consumer", "validate", str(claims)],
@@ -72,6 +80,8 @@ def test_validate_command_decides_the_golden_files(tmp_path: Path) -> None:
         check=True,
     )
     decisions = [orjson.loads(line) for line in run.stdout.splitlines()]
+    resent = [c for c in cases if c["expected"]["decision"] == "RESENT"]
+    cases = [c for c in cases if c not in resent]  # re-sent events get no decision line
     assert len(decisions) == len(cases)
     for case, decision in zip(cases, decisions, strict=True):
         assert decision["claim_id"] == case["claim"]["claim_id"]
@@ -81,3 +91,4 @@ def test_validate_command_decides_the_golden_files(tmp_path: Path) -> None:
         )
         assert got == expected_of(case)
     assert f"{len(cases)} claims decided" in run.stderr.decode()
+    assert f"{len(resent)} re-sent events skipped" in run.stderr.decode()

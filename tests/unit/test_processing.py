@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
 from consumer import schemas
+from consumer._native import History
 from consumer.dlq import DeadLetterGuard, DeadLetterRatioError
 from consumer.engine import RULE_IDS, Engine
 from consumer.metrics import Metrics
@@ -128,8 +129,8 @@ def test_a_claim_the_engine_cannot_take_is_dead_lettered_instead_of_stopping(
         def __init__(self, decider: Any) -> None:
             self.decider = decider
 
-        def process(self, records: list[Any]) -> list[None]:
-            return [None] * len(records)
+        def process(self, records: list[Any], start: int = 0) -> tuple[list[Any], int]:
+            return [], start
 
         def __getattr__(self, name: str) -> Any:
             return getattr(self.decider, name)
@@ -245,3 +246,42 @@ def test_records_in_another_writer_schema_are_decided_by_the_same_engine(
         assert got["decision"] == want["decision"]
         assert got["reasons"] == want["reasons"]
         assert got["claim"] == claim
+
+
+def test_with_a_history_a_resent_event_writes_nothing_and_an_abort_forgets_the_batch(
+    engine: Engine,
+) -> None:
+    history = History(400)
+    history.assign(2)  # FakeMessage's partition
+    settings = load_settings()
+    wire = Wire.build(settings)
+    processor = wire.processor(engine, history=history)
+    encode = wire.claim_encoder()
+    first = claim_record()
+    again = claim_record(event_id="evt-again")  # the same claim id, another event
+    batch = [FakeMessage(encode(first)), FakeMessage(encode(first)), FakeMessage(encode(again))]
+
+    def decide() -> list[tuple[str, list[str]]]:
+        out = processor.process_batch(batch)
+        return [
+            (t, [r["rule_id"] for r in decode_decision(v)["reasons"]] if t else [])
+            for t, v, _ in out
+        ]
+
+    want = [
+        ("claims.accepted", []),
+        ("", []),  # re-sent: the first decision stands
+        ("claims.pended", ["history.duplicate-claim"]),
+    ]
+    assert decide() == want
+    assert processor.tally.resent == 1
+    changelog = history.changelog()
+    assert {(p, k) for p, k, _ in changelog} == {(2, b""), (2, first["member_id"].encode())}
+    history.abort()  # the transaction failed: the batch is read and decided again, alike
+    processor.tally.clear()
+    assert decide() == want
+    history.commit()
+    assert history.changelog() == []
+    assert history.members(2) == 1
+    # After the commit the same events are re-sent ones.
+    assert [t for t, _, _ in processor.process_batch(batch)] == ["", "", ""]

@@ -32,7 +32,7 @@ impl<'a> Reader<'a> {
         self.pos == self.buf.len()
     }
 
-    fn long(&mut self) -> Option<i64> {
+    pub fn long(&mut self) -> Option<i64> {
         let mut value: u64 = 0;
         for shift in (0..70).step_by(7) {
             let byte = *self.buf.get(self.pos)?;
@@ -48,7 +48,7 @@ impl<'a> Reader<'a> {
         None
     }
 
-    fn int(&mut self) -> Option<i32> {
+    pub fn int(&mut self) -> Option<i32> {
         i32::try_from(self.long()?).ok()
     }
 
@@ -60,7 +60,7 @@ impl<'a> Reader<'a> {
         Some(slice)
     }
 
-    fn string(&mut self) -> Option<&'a str> {
+    pub fn string(&mut self) -> Option<&'a str> {
         std::str::from_utf8(self.bytes()?).ok()
     }
 

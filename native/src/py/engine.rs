@@ -6,10 +6,12 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 
+use super::history::History;
 use super::outcome::{self, Decision, Difference, RuleVerdict};
 use crate::claim::Claim;
 use crate::codec::avro;
 use crate::compare;
+use crate::history::decide_recorded;
 use crate::ruleset::RuleSets;
 use crate::text::iso_date;
 
@@ -69,28 +71,37 @@ impl Engine {
         .collect()
     }
 
-    /// The decision of the claim in `body` (our schema's Avro encoding).
+    /// The decision of the claim in `body` (our schema's Avro encoding), on its own: no
+    /// history (`OfflineDecider` keeps one).
     fn decide(&self, body: &[u8]) -> PyResult<Decision> {
-        Ok(outcome::decision(&self.rules.decide(&claim_of(body)?)))
+        Ok(outcome::decision(
+            &self.rules.decide(&claim_of(body)?, None),
+        ))
     }
 
-    /// The decision and every rule's verdict.
+    /// The decision and every rule's verdict, on its own (no history).
     fn explain(&self, body: &[u8]) -> PyResult<(Decision, Vec<RuleVerdict>)> {
-        let outcome = self.rules.decide(&claim_of(body)?);
-        let decision = outcome::decision(&outcome);
-        let verdicts = outcome::verdicts(&outcome, &decision.reasons);
-        Ok((decision, verdicts))
+        Ok(outcome::explanation(
+            &self.rules.decide(&claim_of(body)?, None),
+        ))
     }
 
     /// For each body, how `other`'s decision differs from this engine's (None: it does not),
     /// and the indexes of the bodies it could not read (or whose claim has no line or more
-    /// than `max_lines`): the caller decodes those, or counts them as undecodable.
+    /// than `max_lines`): the caller decodes those, or counts them as undecodable. With a
+    /// `history`, both decide against the member's history (the body's partition, from
+    /// `partitions`), which records each claim once; a re-sent event is compared as None.
+    #[pyo3(signature = (other, bodies, max_lines, history=None, partitions=None))]
     fn compare(
         &self,
+        py: Python<'_>,
         other: &Engine,
         bodies: Vec<Bound<'_, PyBytes>>,
         max_lines: usize,
-    ) -> (Vec<Option<Difference>>, Vec<usize>) {
+        history: Option<Py<History>>,
+        partitions: Option<Vec<i32>>,
+    ) -> PyResult<(Vec<Option<Difference>>, Vec<usize>)> {
+        let mut history = history.as_ref().map(|h| h.bind(py).borrow_mut());
         let mut differences = Vec::with_capacity(bodies.len());
         let mut unreadable = Vec::new();
         for (index, body) in bodies.iter().enumerate() {
@@ -100,10 +111,23 @@ impl Engine {
                 differences.push(None);
                 continue;
             };
-            let (before, after) = (self.rules.decide(&claim), other.rules.decide(&claim));
-            let difference = compare::compare(&before, &after);
-            differences.push(difference.map(|d| outcome::difference(&claim, d)));
+            let partition = partitions.as_ref().and_then(|p| p.get(index).copied());
+            let store = match history.as_mut() {
+                Some(history) => Some(history.store(partition.unwrap_or(0))?),
+                None => None,
+            };
+            let both = decide_recorded(store, &claim, |past| {
+                let (before, after) = (
+                    self.rules.decide(&claim, past),
+                    other.rules.decide(&claim, past),
+                );
+                compare::compare(&before, &after)
+            });
+            differences.push(both.flatten().map(|d| outcome::difference(&claim, d)));
         }
-        (differences, unreadable)
+        if let Some(history) = history.as_mut() {
+            history.commit_all();
+        }
+        Ok((differences, unreadable))
     }
 }

@@ -2,6 +2,7 @@
 //! them through `consumer.engine`; `consumer/_native.pyi` is their typed surface.
 
 mod engine;
+mod history;
 mod offline;
 mod outcome;
 mod stream;
@@ -28,12 +29,13 @@ fn valid_npi(npi: &str) -> bool {
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<engine::Engine>()?;
+    m.add_class::<history::History>()?;
     m.add_class::<outcome::Decision>()?;
     m.add_class::<outcome::Reason>()?;
     m.add_class::<outcome::RuleVerdict>()?;
     m.add_class::<outcome::Difference>()?;
     m.add_class::<stream::StreamDecider>()?;
-    m.add_class::<offline::JsonDecider>()?;
+    m.add_class::<offline::OfflineDecider>()?;
     m.add_function(wrap_pyfunction!(expand_codes, m)?)?;
     m.add_function(wrap_pyfunction!(valid_npi, m)?)?;
     let ids: Vec<&str> = RuleId::ALL.iter().map(|rule| rule.id()).collect();

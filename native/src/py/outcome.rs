@@ -90,7 +90,14 @@ pub fn decision(outcome: &Outcome) -> Decision {
     }
 }
 
-pub fn verdicts(outcome: &Outcome, reasons: &[Reason]) -> Vec<RuleVerdict> {
+/// The decision and every rule's verdict (`explain`).
+pub fn explanation(outcome: &Outcome) -> (Decision, Vec<RuleVerdict>) {
+    let decision = decision(outcome);
+    let verdicts = verdicts(outcome, &decision.reasons);
+    (decision, verdicts)
+}
+
+fn verdicts(outcome: &Outcome, reasons: &[Reason]) -> Vec<RuleVerdict> {
     let verdicts = engine::verdicts(outcome).into_iter();
     verdicts
         .map(|(rule, verdict, mine)| RuleVerdict {

@@ -1,9 +1,12 @@
 //! `StreamDecider`: a Kafka batch in, for each record its decision's topic, value and headers.
 //!
 //! The value is read where it lies (raw, or Confluent-framed with an id whose writer schema is
-//! ours) and the decision written around the claim's own body. A record it cannot read that
-//! way comes back as None; Python's decoder then either re-encodes it in our schema (another
-//! writer schema) and hands it to `decide_body`, or dead-letters it with its error class.
+//! ours) and the decision written around the claim's own body. At a record it cannot read that
+//! way it stops, so that Python's decoder can deal with it in its turn (the member's history
+//! must see the stream in order): re-encode it in our schema (another writer schema) and hand
+//! it to `decide_body`, or dead-letter it with its error class; then `process` goes on.
+//! With a `History`, each claim is decided against its member's history and recorded there;
+//! a re-sent event gets False instead of a decision.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -12,13 +15,15 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use pyo3::exceptions::PyValueError;
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
+use pyo3::types::{PyBool, PyBytes, PyDict, PyList, PyString, PyTuple};
 
 use super::engine::{claim_of, Engine};
+use super::history::History;
 use super::tally::Tally;
 use crate::claim::Claim;
 use crate::codec::avro;
 use crate::codec::decision::{write_avro, Source};
+use crate::history::decide_recorded;
 use crate::ruleset::RuleSets;
 
 /// Where a decision goes: its topic, the wire-format prefix of its values (empty for `raw`,
@@ -53,6 +58,7 @@ pub struct StreamDecider {
     targets: [Target; 2],
     headers: HeaderCache,
     tally: Tally,
+    history: Option<Py<History>>,
 }
 
 fn header(py: Python<'_>, name: &str, value: &[u8]) -> PyResult<Py<PyAny>> {
@@ -74,7 +80,7 @@ impl StreamDecider {
     #[pyo3(signature = (
         engine, *, validator_version, accepted_topic, pended_topic, max_value_bytes,
         max_lines, duration_bounds, header_len=0, reads_raw=true, accepted_prefix=Vec::new(),
-        pended_prefix=Vec::new()
+        pended_prefix=Vec::new(), history=None
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -90,6 +96,7 @@ impl StreamDecider {
         reads_raw: bool,
         accepted_prefix: Vec<u8>,
         pended_prefix: Vec<u8>,
+        history: Option<Py<History>>,
     ) -> PyResult<Self> {
         if header_len != 0 && header_len != 5 {
             return Err(PyValueError::new_err(
@@ -117,6 +124,7 @@ impl StreamDecider {
             ],
             headers: HeaderCache::default(),
             tally: Tally::new(duration_bounds),
+            history,
         })
     }
 
@@ -125,15 +133,20 @@ impl StreamDecider {
         self.our_schema_ids.insert(schema_id);
     }
 
-    /// For each message of `records`: `(topic, value, headers)` of its decision, or None when
-    /// Python must decode it.
+    /// From `records[start]` on, for each message: `(topic, value, headers)` of its decision,
+    /// or False for a re-sent event; up to the end or the first message Python must decode.
+    /// Returns those results and the index where it stopped.
+    #[pyo3(signature = (records, start=0))]
     fn process<'py>(
         &mut self,
         py: Python<'py>,
         records: &Bound<'py, PyList>,
-    ) -> PyResult<Bound<'py, PyList>> {
+        start: usize,
+    ) -> PyResult<(Bound<'py, PyList>, usize)> {
         let results = PyList::empty(py);
-        for msg in records.iter() {
+        let mut index = start;
+        while index < records.len() {
+            let msg = records.get_item(index)?;
             let started = Instant::now();
             let value = msg.call_method0(intern!(py, "value"))?;
             let body = value
@@ -146,10 +159,11 @@ impl StreamDecider {
                     results.append(self.decide(py, &msg, &claim, body)?)?;
                     self.tally.observe(started.elapsed().as_secs_f64());
                 }
-                _ => results.append(py.None())?,
+                _ => break,
             }
+            index += 1;
         }
-        Ok(results)
+        Ok((results, index))
     }
 
     /// The decision of a record Python decoded and re-encoded in our schema (`body`).
@@ -158,7 +172,7 @@ impl StreamDecider {
         py: Python<'py>,
         msg: &Bound<'py, PyAny>,
         body: &[u8],
-    ) -> PyResult<Bound<'py, PyTuple>> {
+    ) -> PyResult<Bound<'py, PyAny>> {
         let started = Instant::now();
         let decided = self.decide(py, msg, &claim_of(body)?, body)?;
         self.tally.observe(started.elapsed().as_secs_f64());
@@ -196,14 +210,26 @@ impl StreamDecider {
         msg: &Bound<'py, PyAny>,
         claim: &Claim,
         body: &[u8],
-    ) -> PyResult<Bound<'py, PyTuple>> {
-        let outcome = self.rules.decide(claim);
-        let topic_obj = msg.call_method0(intern!(py, "topic"))?;
-        let topic_name = topic_obj.cast::<PyString>().ok();
-        let topic = topic_name.as_ref().map_or(Ok(""), |name| name.to_str())?;
+    ) -> PyResult<Bound<'py, PyAny>> {
         let partition: i32 = (msg.call_method0(intern!(py, "partition"))?)
             .extract::<Option<i32>>()?
             .unwrap_or(0);
+        let rules = &self.rules;
+        let decided = match &self.history {
+            Some(history) => {
+                let mut history = history.bind(py).borrow_mut();
+                let store = history.store(partition)?;
+                decide_recorded(Some(store), claim, |past| rules.decide(claim, past))
+            }
+            None => Some(rules.decide(claim, None)),
+        };
+        let Some(outcome) = decided else {
+            self.tally.resent += 1;
+            return Ok(PyBool::new(py, false).to_owned().into_any());
+        };
+        let topic_obj = msg.call_method0(intern!(py, "topic"))?;
+        let topic_name = topic_obj.cast::<PyString>().ok();
+        let topic = topic_name.as_ref().map_or(Ok(""), |name| name.to_str())?;
         let offset: i64 = (msg.call_method0(intern!(py, "offset"))?)
             .extract::<Option<i64>>()?
             .unwrap_or(0);
@@ -255,7 +281,7 @@ impl StreamDecider {
             ],
         )?;
         self.tally.count(claim, &outcome);
-        Ok(result)
+        Ok(result.into_any())
     }
 }
 

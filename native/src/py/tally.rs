@@ -17,6 +17,8 @@ pub struct Tally {
     duration_buckets: Vec<u64>,
     duration_sum: f64,
     duration_bounds: Vec<f64>,
+    /// Re-sent events: already decided, so not decided again.
+    pub resent: u64,
 }
 
 impl Tally {
@@ -27,18 +29,24 @@ impl Tally {
             duration_buckets: vec![0; duration_bounds.len() + 1],
             duration_sum: 0.0,
             duration_bounds,
+            resent: 0,
         }
     }
 
     pub fn count(&mut self, claim: &Claim, outcome: &Outcome) {
-        let lob = usize::from(claim.line_of_business);
-        self.decisions[usize::from(outcome.pended)][lob] += 1;
-        for reason in outcome
+        let pending = outcome
             .reasons
             .iter()
-            .filter(|r| r.rule.is_some_and(|a| a.pends()))
-        {
-            *self.rule_failures.entry(reason.rule_id()).or_insert(0) += 1;
+            .filter(|r| r.rule.is_some_and(|a| a.pends()));
+        let failures = pending.map(|r| r.rule_id()).collect();
+        self.count_parts(claim.line_of_business, outcome.pended, failures);
+    }
+
+    /// One decision: its line of business, PENDED or not, the rules whose reasons pend it.
+    pub fn count_parts(&mut self, lob: u8, pended: bool, failures: Vec<&'static str>) {
+        self.decisions[usize::from(pended)][usize::from(lob)] += 1;
+        for rule_id in failures {
+            *self.rule_failures.entry(rule_id).or_insert(0) += 1;
         }
     }
 
@@ -53,7 +61,7 @@ impl Tally {
     }
 
     /// `{"decisions": {(decision, lob): n}, "rule_failures": {rule_id: n},
-    /// "duration_buckets": [n, ...], "duration_sum": s}`, and zero the counts.
+    /// "duration_buckets": [n, ...], "duration_sum": s, "resent": n}`, and zero the counts.
     pub fn take<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let taken = std::mem::replace(self, Tally::new(self.duration_bounds.clone()));
         let decisions = PyDict::new(py);
@@ -69,6 +77,7 @@ impl Tally {
         out.set_item("rule_failures", taken.rule_failures)?;
         out.set_item("duration_buckets", taken.duration_buckets)?;
         out.set_item("duration_sum", taken.duration_sum)?;
+        out.set_item("resent", taken.resent)?;
         Ok(out)
     }
 }

@@ -4,7 +4,8 @@
 //! codes, add-ons, modifiers, NOC and code dates: `codes.rs`; drugs and NDC: `drugs.rs`; units
 //! and HIT G-code visits: `units.rs`; dates and the policy effective date: `dates.rs`;
 //! diagnoses: `diagnosis.rs`; providers, member, plan, charges, frequency and authorization:
-//! `claim.rs`.
+//! `claim.rs`; the member's claim history (duplicates, per-diem overlap, initial visits):
+//! `history.rs`.
 //!
 //! A rule reads a `Context` and pushes `Finding`s (the line it is about, a message a billing
 //! analyst can act on). Which rules run, and with which CARC/RARC, is the rule set's business.
@@ -14,6 +15,7 @@ mod codes;
 mod dates;
 mod diagnosis;
 mod drugs;
+mod history;
 mod place;
 mod units;
 
@@ -23,7 +25,8 @@ use std::collections::HashSet;
 pub use claim::is_valid_npi;
 
 use crate::claim::{Claim, Ndc};
-use crate::ruleset::catalogue::CodeInfo;
+use crate::history::MemberHistory;
+use crate::ruleset::catalogue::{Catalogue, CodeInfo};
 use crate::ruleset::policy::Policy;
 
 /// One thing a rule found: the line it is about (None = the claim) and what to fix.
@@ -80,6 +83,7 @@ impl LineView<'_, '_> {
 pub struct Context<'v, 'c, 'a> {
     pub claim: &'a Claim<'a>,
     pub policy: &'c Policy,
+    pub catalogue: &'c Catalogue,
     pub lob: u8,
     /// The UTC day the claim was submitted.
     pub submitted_on: i32,
@@ -88,6 +92,8 @@ pub struct Context<'v, 'c, 'a> {
     pub lines: Vec<&'v LineView<'c, 'a>>,
     /// Billable ICD-10-CM codes, upper case, with and without the dot.
     pub billable_diagnoses: &'c HashSet<String>,
+    /// The member's history before this claim; None when no history is kept.
+    pub history: Option<&'a MemberHistory>,
 }
 
 macro_rules! registry {
@@ -188,4 +194,13 @@ registry! {
         "Drugs that need a route modifier for the plan carry it (e.g. JB for SCIG).";
     PolicyStraddlesEffectiveDate = "policy.straddles-effective-date" => dates::straddles,
         "No line spans the policy's effective date; split it at that date.";
+    HistoryDuplicateClaim = "history.duplicate-claim" => history::duplicate_claim,
+        "A claim is billed once: an original's claim id is new for the member (a replacement \
+         or void changes an earlier one).";
+    HistoryPerDiemOverlap = "history.per-diem-overlap" => history::per_diem_overlap,
+        "A per-diem day is paid once: a per-diem line does not overlap the same code on another \
+         of the member's claims.";
+    HistoryInitialVisit = "history.initial-visit" => history::initial_visit,
+        "An initial-visit G-code (G0088-G0090) follows more than 60 days without a HIT G-code \
+         visit for the member.";
 }

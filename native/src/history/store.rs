@@ -1,0 +1,240 @@
+//! The history of one input partition: each member's history as bytes (`codec`), kept in
+//! memory and mirrored to a compacted changelog topic (key: member id, value: those bytes, a
+//! tombstone when the member has none left).
+//!
+//! Changes made while a batch is decided are pending until the batch's transaction commits
+//! (`commit`); an aborted batch is decided again from the history as it was (`abort`). The
+//! pending changes are also the batch's changelog records, one per member however many of
+//! its claims the batch held.
+
+use std::collections::HashMap;
+
+use super::{codec, MemberHistory};
+
+/// The changelog key of the partition's own record (the newest date of service it has
+/// seen): blank member ids have no history, so no member can have this key.
+pub const PARTITION_KEY: &[u8] = b"";
+
+struct Stored {
+    /// The oldest last date of service inside, so retention can skip the rest unread.
+    oldest: i32,
+    bytes: Box<[u8]>,
+}
+
+pub struct PartitionStore {
+    retention_days: i32,
+    members: HashMap<Box<[u8]>, Stored>,
+    newest_day: i32,
+    /// This batch's changes: None deletes the member.
+    pending: HashMap<Box<[u8]>, Option<Stored>>,
+    pending_newest: Option<i32>,
+}
+
+/// One changelog record: key and value (None: a tombstone).
+pub type ChangelogRecord = (Vec<u8>, Option<Vec<u8>>);
+
+impl PartitionStore {
+    pub fn new(retention_days: i32) -> Self {
+        PartitionStore {
+            retention_days,
+            members: HashMap::new(),
+            newest_day: i32::MIN,
+            pending: HashMap::new(),
+            pending_newest: None,
+        }
+    }
+
+    pub fn members(&self) -> usize {
+        self.members.len()
+    }
+
+    fn newest(&self) -> i32 {
+        self.pending_newest.unwrap_or(self.newest_day)
+    }
+
+    fn cutoff(&self) -> i32 {
+        self.newest().saturating_sub(self.retention_days)
+    }
+
+    /// The member's history as this batch left it so far.
+    pub fn get(&self, member: &str) -> MemberHistory {
+        let key = member.as_bytes();
+        let stored = match self.pending.get(key) {
+            Some(pending) => pending.as_ref(),
+            None => self.members.get(key),
+        };
+        let history = stored
+            .and_then(|s| codec::decode(&s.bytes))
+            .unwrap_or_default();
+        history
+    }
+
+    /// Set the member's history (pending until `commit`), and advance the newest date seen.
+    pub fn put(&mut self, member: &str, mut history: MemberHistory, last_day: i32) {
+        if last_day > self.newest() {
+            self.pending_newest = Some(last_day);
+            self.expire_all();
+        }
+        history.expire(self.cutoff());
+        self.pending
+            .insert(member.as_bytes().into(), stored(&history));
+    }
+
+    /// Retention over every member, when the newest date of service moved on.
+    fn expire_all(&mut self) {
+        let cutoff = self.cutoff();
+        let stale: Vec<Box<[u8]>> = (self.members.iter())
+            .filter(|(key, s)| s.oldest < cutoff && !self.pending.contains_key(*key))
+            .map(|(key, _)| key.clone())
+            .collect();
+        for key in stale {
+            let mut history = codec::decode(&self.members[&key].bytes).unwrap_or_default();
+            history.expire(cutoff);
+            self.pending.insert(key, stored(&history));
+        }
+        for pending in self.pending.values_mut() {
+            if pending.as_ref().is_some_and(|s| s.oldest < cutoff) {
+                let mut history = pending.as_ref().and_then(|s| codec::decode(&s.bytes));
+                if let Some(history) = history.as_mut() {
+                    history.expire(cutoff);
+                }
+                *pending = history.and_then(|h| stored(&h));
+            }
+        }
+    }
+
+    /// The pending changes as changelog records (the partition's own record first, when the
+    /// newest date moved).
+    pub fn changelog(&self) -> Vec<ChangelogRecord> {
+        let mut records = Vec::with_capacity(self.pending.len() + 1);
+        if let Some(newest) = self.pending_newest {
+            records.push((PARTITION_KEY.to_vec(), Some(newest.to_le_bytes().to_vec())));
+        }
+        for (key, value) in &self.pending {
+            records.push((key.to_vec(), value.as_ref().map(|s| s.bytes.to_vec())));
+        }
+        records
+    }
+
+    /// The batch is committed: its changes become the history.
+    pub fn commit(&mut self) {
+        for (key, value) in self.pending.drain() {
+            match value {
+                Some(value) => self.members.insert(key, value),
+                None => self.members.remove(&key),
+            };
+        }
+        if let Some(newest) = self.pending_newest.take() {
+            self.newest_day = newest;
+        }
+    }
+
+    /// The batch is aborted: forget its changes.
+    pub fn abort(&mut self) {
+        self.pending.clear();
+        self.pending_newest = None;
+    }
+
+    /// One changelog record read back while the partition is restored (the latest record of
+    /// a key wins; a tombstone deletes). False for a value this version cannot read.
+    pub fn restore(&mut self, key: &[u8], value: Option<&[u8]>) -> bool {
+        if key == PARTITION_KEY {
+            let day = value
+                .and_then(|v| v.try_into().ok())
+                .map(i32::from_le_bytes);
+            self.newest_day = day.unwrap_or(i32::MIN);
+            return value.is_none() || day.is_some();
+        }
+        let Some(value) = value else {
+            self.members.remove(key);
+            return true;
+        };
+        let Some(history) = codec::decode(value) else {
+            return false;
+        };
+        let oldest = history.oldest_day();
+        self.members.insert(
+            key.into(),
+            Stored {
+                oldest,
+                bytes: value.into(),
+            },
+        );
+        true
+    }
+}
+
+fn stored(history: &MemberHistory) -> Option<Stored> {
+    (!history.is_empty()).then(|| Stored {
+        oldest: history.oldest_day(),
+        bytes: codec::encode(history).into_boxed_slice(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{PastClaim, PastEvent};
+    use super::*;
+
+    fn history(event: &str, claim: &str, day: i32) -> MemberHistory {
+        MemberHistory {
+            events: vec![PastEvent {
+                event_id: event.into(),
+                last_day: day,
+            }],
+            claims: vec![PastClaim {
+                claim_id: claim.into(),
+                last_day: day,
+                lines: Vec::new(),
+            }],
+        }
+    }
+
+    #[test]
+    fn changes_wait_for_the_commit_and_an_abort_forgets_them() {
+        let mut store = PartitionStore::new(400);
+        store.put("M1", history("e1", "C1", 100), 100);
+        assert!(store.get("M1").has_event("e1"));
+        store.abort();
+        assert!(store.get("M1").is_empty());
+        store.put("M1", history("e1", "C1", 100), 100);
+        assert_eq!(store.changelog().len(), 2); // the partition's record and M1
+        store.commit();
+        assert!(store.get("M1").has_event("e1"));
+        assert!(store.changelog().is_empty());
+    }
+
+    #[test]
+    fn retention_counts_from_the_newest_date_of_service_seen() {
+        let mut store = PartitionStore::new(400);
+        store.put("OLD", history("e1", "C1", 100), 100);
+        store.commit();
+        store.put("NEW", history("e2", "C2", 500), 500); // day 100 is exactly 400 days back
+        store.commit();
+        assert!(store.get("OLD").has_event("e1"));
+        store.put("NEW", history("e3", "C3", 501), 501);
+        let tombstone = (b"OLD".to_vec(), None);
+        assert!(store.changelog().contains(&tombstone));
+        store.commit();
+        assert!(store.get("OLD").is_empty());
+        assert_eq!(store.members(), 1);
+    }
+
+    #[test]
+    fn a_restored_partition_is_the_partition_that_wrote_the_changelog() {
+        let mut live = PartitionStore::new(400);
+        live.put("M1", history("e1", "C1", 200), 200);
+        live.put("M2", history("e2", "C2", 300), 300);
+        let records = live.changelog();
+        live.commit();
+        let mut restored = PartitionStore::new(400);
+        for (key, value) in &records {
+            assert!(restored.restore(key, value.as_deref()));
+        }
+        assert_eq!(restored.newest_day, live.newest_day);
+        assert_eq!(restored.get("M2"), live.get("M2"));
+        assert!(restored.restore(b"M2", None));
+        assert!(restored.get("M2").is_empty());
+        assert!(!restored.restore(b"M3", Some(b"\x09garbage")));
+    }
+}

@@ -1,0 +1,135 @@
+//! `History`: the claim history of the input partitions a process holds (SPEC §3.1), shared
+//! by the deciders that read it. Python restores it from the changelog, produces its pending
+//! changes with each batch and commits or aborts them with the batch's transaction.
+
+use std::collections::HashMap;
+
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+
+use crate::codec::avro;
+use crate::history::store::PartitionStore;
+use crate::history::{decide_recorded, member_of};
+
+#[pyclass(module = "consumer._native")]
+pub struct History {
+    retention_days: i32,
+    stores: HashMap<i32, PartitionStore>,
+}
+
+impl History {
+    pub fn commit_all(&mut self) {
+        self.stores.values_mut().for_each(PartitionStore::commit);
+    }
+
+    pub fn assign_partition(&mut self, partition: i32) {
+        self.stores
+            .insert(partition, PartitionStore::new(self.retention_days));
+    }
+
+    pub fn store(&mut self, partition: i32) -> PyResult<&mut PartitionStore> {
+        self.stores.get_mut(&partition).ok_or_else(|| {
+            PyValueError::new_err(format!(
+                "partition {partition} has no history: it is not assigned, or not restored"
+            ))
+        })
+    }
+}
+
+#[pymethods]
+impl History {
+    #[new]
+    fn new(retention_days: i32) -> Self {
+        History {
+            retention_days,
+            stores: HashMap::new(),
+        }
+    }
+
+    /// Start an empty history for `partition` (then `restore` it before deciding).
+    fn assign(&mut self, partition: i32) {
+        self.assign_partition(partition);
+    }
+
+    /// Drop the partition's history (revoked or lost).
+    fn revoke(&mut self, partition: i32) {
+        self.stores.remove(&partition);
+    }
+
+    /// The partitions held, sorted.
+    fn partitions(&self) -> Vec<i32> {
+        let mut partitions: Vec<i32> = self.stores.keys().copied().collect();
+        partitions.sort_unstable();
+        partitions
+    }
+
+    /// Members with a history in `partition`.
+    fn members(&self, partition: i32) -> usize {
+        self.stores
+            .get(&partition)
+            .map_or(0, PartitionStore::members)
+    }
+
+    /// Changelog records read back, in order: (key, value or None for a tombstone).
+    fn restore(
+        &mut self,
+        partition: i32,
+        records: Vec<(Bound<'_, PyBytes>, Option<Bound<'_, PyBytes>>)>,
+    ) -> PyResult<()> {
+        let store = self.store(partition)?;
+        for (key, value) in &records {
+            if !store.restore(key.as_bytes(), value.as_ref().map(|v| v.as_bytes())) {
+                return Err(PyValueError::new_err(format!(
+                    "a changelog record of partition {partition} is not a history this version \
+                     wrote"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Record claims (Avro bodies in our schema) without deciding them: the history before a
+    /// replayed range, or `validate --history FILE`. The indexes of bodies it cannot read.
+    fn record(&mut self, partition: i32, bodies: Vec<Bound<'_, PyBytes>>) -> PyResult<Vec<usize>> {
+        let store = self.store(partition)?;
+        let mut unreadable = Vec::new();
+        for (index, body) in bodies.iter().enumerate() {
+            match avro::read_claim(body.as_bytes()) {
+                Some(claim) if member_of(&claim).is_some() => {
+                    decide_recorded(Some(&mut *store), &claim, |_| ());
+                }
+                Some(_) => {}
+                None => unreadable.push(index),
+            }
+        }
+        store.commit();
+        Ok(unreadable)
+    }
+
+    /// The pending changes of every partition as changelog records: (partition, key, value
+    /// or None for a tombstone).
+    fn changelog<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> Vec<(i32, Bound<'py, PyBytes>, Option<Bound<'py, PyBytes>>)> {
+        let mut records = Vec::new();
+        for (partition, store) in &self.stores {
+            for (key, value) in store.changelog() {
+                let value = value.map(|v| PyBytes::new(py, &v));
+                records.push((*partition, PyBytes::new(py, &key), value));
+            }
+        }
+        records
+    }
+
+    /// The batch is committed: its changes become the history.
+    fn commit(&mut self) {
+        self.commit_all();
+    }
+
+    /// The batch is aborted: forget its changes.
+    fn abort(&mut self) {
+        self.stores.values_mut().for_each(PartitionStore::abort);
+    }
+}
