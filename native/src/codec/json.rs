@@ -162,7 +162,7 @@ fn parse_cents(text: &str) -> Option<i64> {
 
 pub fn cents<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
     let text = <&str>::deserialize(d)?;
-    parse_cents(&text).ok_or_else(refuse)
+    parse_cents(text).ok_or_else(refuse)
 }
 
 /// `bytes.strip()`: ASCII whitespace, vertical tab included.

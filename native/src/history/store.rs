@@ -63,10 +63,9 @@ impl PartitionStore {
             Some(pending) => pending.as_ref(),
             None => self.members.get(key),
         };
-        let history = stored
+        stored
             .and_then(|s| codec::decode(&s.bytes))
-            .unwrap_or_default();
-        history
+            .unwrap_or_default()
     }
 
     /// Set the member's history (pending until `commit`), and advance the newest date seen.

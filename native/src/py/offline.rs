@@ -115,7 +115,7 @@ impl OfflineDecider {
         body: &[u8],
     ) -> PyResult<Option<(Decision, Vec<RuleVerdict>)>> {
         let claim = claim_of(body)?;
-        let explained = self.with_history(py, &claim, |outcome| outcome::explanation(outcome))?;
+        let explained = self.with_history(py, &claim, outcome::explanation)?;
         if explained.is_none() {
             self.tally.resent += 1;
         }
