@@ -38,6 +38,14 @@ def describe_run(registry: CollectorRegistry, records: int, seconds: float) -> s
         lines.append("  Pend reasons (rule: reasons reported):")
         for rule, count in sorted(failures.items(), key=lambda item: -item[1]):
             lines.append(f"    {rule:<34} {count:>9,.0f}")
+    resent = registry.get_sample_value("infusion_validator_duplicate_events_total") or 0.0
+    history = {rule: n for rule, n in failures.items() if rule.startswith("history.")}
+    lines.append(
+        f"  Claim history: {resent:,.0f} re-sent events skipped (the first decision stands)"
+        + "".join(
+            f"; {rule.removeprefix('history.')} {n:,.0f}" for rule, n in sorted(history.items())
+        )
+    )
     dead = _samples(registry, "infusion_validator_dlq_records", "error_class")
     lines.append(
         f"  Dead letters: {sum(dead.values()):,.0f}"

@@ -12,7 +12,7 @@ import pytest
 from consumer._native import valid_npi as is_valid_npi
 from consumer.claims import claim_from_json
 from consumer.sample_catalog import LOB_WEIGHTS
-from consumer.samples import generate_claims, generate_labelled_claims
+from consumer.samples import RESENT, generate_claims, generate_labelled_claims
 
 G_CODES = {"G0068", "G0069", "G0070", "G0088", "G0089", "G0090"}
 NURSING = {"99601", "99602", "S9123", "S9124"}
@@ -60,10 +60,30 @@ def test_claims_are_json_and_read_back_as_claim_records() -> None:
 
 
 def test_event_and_claim_ids_are_unique_and_members_repeat() -> None:
-    claims = list(generate_claims(4000, 13))
+    claims = list(generate_claims(4000, 13, history_events=False))
     assert len({c["event_id"] for c in claims}) == len(claims)
     assert len({c["claim_id"] for c in claims}) == len(claims)
     assert len({c["member_id"] for c in claims}) < len(claims) * 0.7
+
+
+def test_history_events_repeat_ids_as_upstream_systems_do() -> None:
+    """Re-sent events repeat an event id; duplicates, replacements and voids a claim id of the
+    same member; each kind shows up in a demo-sized stream."""
+    labelled = list(generate_labelled_claims(20_000, 13))
+    first: dict[str, dict] = {}
+    kinds: Counter[str] = Counter()
+    for claim, labels in labelled:
+        earlier = first.setdefault(claim["claim_id"], claim)
+        if RESENT in labels:
+            kinds["resent"] += 1
+            assert any(c["event_id"] == claim["event_id"] for c, _ in labelled[:20_000])
+        elif earlier is not claim:
+            assert earlier["member_id"] == claim["member_id"]
+            kinds[claim["frequency"] if claim["payer_claim_number"] else "duplicate"] += 1
+        kinds.update(label for label in labels if label.startswith("history."))
+    for kind in ("resent", "duplicate", "REPLACEMENT", "VOID", "history.per-diem-overlap",
+                 "history.initial-visit"):  # fmt: skip
+        assert kinds[kind] >= 20, kinds
 
 
 def test_seeds_do_not_share_members_or_ids() -> None:
@@ -75,7 +95,8 @@ def test_seeds_do_not_share_members_or_ids() -> None:
 
 def test_invalid_ratio_is_honoured() -> None:
     def defective(ratio: float) -> float:
-        labelled = [labels for _, labels in generate_labelled_claims(4000, 17, invalid_ratio=ratio)]
+        claims = generate_labelled_claims(4000, 17, invalid_ratio=ratio, history_events=False)
+        labelled = [labels for _, labels in claims]
         return sum(1 for labels in labelled if labels) / len(labelled)
 
     assert defective(0.0) == 0.0
@@ -86,7 +107,7 @@ def test_invalid_ratio_is_honoured() -> None:
 def test_clean_claims_are_clean() -> None:
     """NPIs, code sets, per-diem units, dates and totals on claims without injected defects."""
     for claim, labels in generate_labelled_claims(3000, 19, invalid_ratio=0.3):
-        if labels:
+        if labels or claim["frequency"] != "ORIGINAL":
             continue
         npis = [claim["billing_npi"], claim["rendering_npi"]]
         npis += [ln["rendering_npi"] for ln in claim["lines"]]
@@ -119,15 +140,24 @@ def test_start_sets_the_service_window() -> None:
             assert frm.year == to.year  # spans near New Year are moved into January
 
 
-def test_labels_match_the_rule_engine() -> None:
-    """Each defect fails exactly the rules it is labelled with; clean claims are ACCEPTED."""
+@pytest.mark.parametrize("lines", [None, 5])
+def test_labels_match_the_rule_engine_deciding_the_stream(lines: int | None) -> None:
+    """Each defect and history event fails exactly the rules it is labelled with; clean claims
+    are ACCEPTED; re-sent events get no decision."""
+    from consumer._native import History
+    from consumer.encoding import claim_body
     from consumer.engine import Engine
+    from consumer.offline import decider
 
-    engine = Engine.load()
-    for claim, labels in generate_labelled_claims(2000, 29, lines_per_claim=5):
-        outcome = engine.decide(claim_from_json(claim))
-        assert {r.rule_id for r in outcome.reasons} == set(labels), claim["claim_id"]
-        assert outcome.decision == ("PENDED" if labels else "ACCEPTED")
+    stream = decider(Engine.load(), History(400))
+    for claim, labels in generate_labelled_claims(6000, 29, lines_per_claim=lines):
+        explained = stream.explain_body(claim_body(claim_from_json(claim)))
+        if explained is None:
+            assert labels == (RESENT,), claim["event_id"]
+            continue
+        decision, _ = explained
+        assert {r.rule_id for r in decision.reasons} == set(labels), claim["claim_id"]
+        assert decision.decision == ("PENDED" if labels else "ACCEPTED")
 
 
 @pytest.mark.parametrize(
