@@ -8,9 +8,15 @@ from collections.abc import Callable
 from typing import Any
 
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
+from confluent_kafka.schema_registry.error import SchemaRegistryError
 
-from consumer.decoding import ERROR_CLASSES, DecodeLimits, make_claim_decoder
-from consumer.encoding import body_writer, make_decision_encoder
+from consumer.decoding import (
+    ERROR_CLASSES,
+    DecodeLimits,
+    SchemaRegistryUnavailableError,
+    make_claim_decoder,
+)
+from consumer.encoding import body_writer, make_decision_encoder, registry_refusal
 from consumer.errors import ConfigError
 from consumer.schemas import CLAIM, claim_schema, schema_json
 from consumer.settings import Settings
@@ -63,6 +69,20 @@ def build_encoder(settings: Settings) -> Callable[[Record, str, bytes | None], b
     return encoder.encode
 
 
+def register_claim_schema(client: SchemaRegistryClient, subject: str) -> int:
+    """Register our ClaimSubmitted under `subject` (or find it there); its id. A registry that
+    refuses it (e.g. an incompatible schema is already there) raises SchemaError with one line
+    saying so; one that cannot be reached raises SchemaRegistryUnavailableError."""
+    try:
+        return int(client.register_schema(subject, Schema(schema_json(CLAIM), "AVRO")))
+    except SchemaRegistryError as exc:
+        raise registry_refusal(exc, f"register {CLAIM}", subject) from exc
+    except Exception as exc:  # transport, TLS, OAuth
+        raise SchemaRegistryUnavailableError(
+            f"subject {subject}: {type(exc).__name__}: {exc}"
+        ) from exc
+
+
 def build_claim_encoder(settings: Settings) -> Callable[[Record], bytes]:
     """claim record → bytes in the input wire format (for producers: samples, demo, tests)."""
     write = body_writer(claim_schema())
@@ -70,8 +90,7 @@ def build_claim_encoder(settings: Settings) -> Callable[[Record], bytes]:
     if settings.input_wire_format == "confluent":
         client = _registry_for(settings, "confluent")
         assert client is not None
-        subject = f"{settings.topics.input}-value"
-        schema_id = client.register_schema(subject, Schema(schema_json(CLAIM), "AVRO"))
+        schema_id = register_claim_schema(client, f"{settings.topics.input}-value")
         prefix = struct.pack(">bI", 0, schema_id)
 
     def encode(claim: Record) -> bytes:
