@@ -101,7 +101,7 @@ def substitute(expr: str, variables: Mapping[str, str]) -> str:
 
 def legend(template: str, labels: Mapping[str, str]) -> str:
     """Grafana's legendFormat: `{{label}}` replaced by the series' label value."""
-    if not template:
+    if not template or template == "__auto":  # Grafana's "auto": the series' labels
         shown = {k: v for k, v in labels.items() if k != "__name__"}
         return ", ".join(f"{k}={v}" for k, v in sorted(shown.items())) or "value"
     return re.sub(r"\{\{\s*(\w+)\s*\}\}", lambda m: labels.get(m.group(1), ""), template)
@@ -190,8 +190,9 @@ def render(
             fig.text(left + 0.005, bottom + 0.2 * top / rows, panel.title, fontsize=13,
                      fontweight="bold")  # fmt: skip
             continue
-        ax = fig.add_axes((left + 0.03 * width, bottom + 0.12 * top * panel.h / rows,
-                           width * 0.94, top * panel.h / rows * 0.72))  # fmt: skip
+        # Room on the left for the tick labels, below for the time axis, above for the title.
+        ax = fig.add_axes((left + 0.03, bottom + 0.12 * top * panel.h / rows,
+                           width - 0.04, top * panel.h / rows * 0.72))  # fmt: skip
         series = [
             s for t in panel.targets
             for s in prometheus.series(
