@@ -24,8 +24,8 @@
 # Every function is idempotent: it skips all work when the tool is already in the cache and
 # runs. Each prints one short line to stderr saying what it did and how long it took. On failure
 # it prints one "tools: ERROR: ..." line (pointing at the full log) and returns non-zero, without
-# leaving a half-installed binary behind. Cold, on 2 cores: helm ~3 min, kube-apiserver ~10 min,
-# CRDs ~2 min, the Debian packages seconds.
+# leaving a half-installed binary behind. Cold, on 2 cores: helm ~2 min, kube-apiserver 5-7 min,
+# CRDs ~1 min, the Debian packages seconds.
 #
 # Knobs (environment):
 #   INFUSION_VALIDATOR_CACHE         cache root (read once, when this file is sourced)
@@ -389,8 +389,8 @@ _iv_go_env() (
   mkdir -p "$GOCACHE" && "$@"
 )
 
-# ensure_kube_apiserver: $IV_TOOLS_BIN/kube-apiserver of the wanted version. About 10 minutes
-# on 2 cores when the Go build cache is cold; nothing when the binary is there.
+# ensure_kube_apiserver: $IV_TOOLS_BIN/kube-apiserver of the wanted version. 5-7 minutes on
+# 2 cores when the Go build cache is cold; nothing when the binary is there.
 ensure_kube_apiserver() {
   local start want have log
   start="$(_iv_now_us)"
@@ -401,7 +401,7 @@ ensure_kube_apiserver() {
     return 0
   fi
   mkdir -p "$IV_TOOLS_CACHE/logs" "$IV_TOOLS_BIN" || return 1
-  _iv_info "building kube-apiserver $want from the Go module proxy (about 10 minutes; log: $log)"
+  _iv_info "building kube-apiserver $want from the Go module proxy (5-10 minutes; log: $log)"
   if ! _iv_go_env bash "$IV_TOOLS_REPO/deploy/local/kube-apiserver/build.sh" "$want" \
     "$IV_TOOLS_BIN/kube-apiserver" >"$log" 2>&1; then
     _iv_error "ensure_kube_apiserver: the build failed: $(_iv_last_line "$log") (log: $log)"

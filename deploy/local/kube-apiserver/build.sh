@@ -12,7 +12,7 @@
 # with a kubeVersion constraint.
 #
 # Go state (module and build caches) comes from the environment (GOMODCACHE, GOCACHE), so the
-# caller decides where it is kept. About 10 minutes on 2 cores from cold; the binary is ~110 MB.
+# caller decides where it is kept. 5-7 minutes on 2 cores from cold; the binary is ~110 MB.
 set -euo pipefail
 
 version="${1:?usage: build.sh VERSION OUTPUT_BINARY}"
