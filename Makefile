@@ -2,24 +2,31 @@
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
+DEMO_ARGS ?=  # e.g. make demo DEMO_ARGS=--registry
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: setup demo test unit integration native-test lint typecheck format bench clean
+.PHONY: setup runtime tools demo test unit integration native-test lint typecheck format bench clean
 
 # The install also builds the Rust hot path (native/) into consumer/_native: redo it when that
 # source changes.
 $(STAMP): pyproject.toml native/Cargo.toml $(shell find native/src -name '*.rs')
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[test,dev]"
+	$(BIN)/pip install --quiet -e ".[test,dev,dashboard]"
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
-setup: $(STAMP)  ## virtualenv + dependencies + Kafka jars (cached)
-	$(BIN)/python -m consumer.localkafka fetch
+setup: runtime tools  ## everything the tests need (cached; a cold machine takes ~15 min)
 
-demo: setup  ## run the product on a local broker it starts itself
-	$(BIN)/infusion-validator demo
+runtime: $(STAMP)  ## virtualenv + dependencies, Kafka jars, the schema registry (cached)
+	$(BIN)/python -m consumer.localkafka fetch
+	$(BIN)/python -m consumer.localregistry fetch
+
+tools:  ## helm, promtool + prometheus, etcd, kube-apiserver, CRDs (cached; .ci/tools.sh)
+	bash .ci/tools.sh
+
+demo: runtime  ## run the product on a local broker it starts itself (--registry: Confluent format)
+	$(BIN)/infusion-validator demo $(DEMO_ARGS)
 
 test: lint typecheck native-test setup  ## everything CI runs: lint, types, cargo test, unit and integration tests
 	$(BIN)/pytest

@@ -181,7 +181,22 @@ def cmd_demo(args: argparse.Namespace) -> int:
     logs.configure("WARNING")  # the demo talks to a person: its own lines, not the JSON log
     # Transient broker chatter (coordinator loading, reconnects) is noise in a demo.
     logging.getLogger("librdkafka").setLevel(logging.ERROR)
-    return run_demo(args.claims, args.seed, args.port, wait=not args.exit)
+    return run_demo(args.claims, args.seed, args.port, wait=not args.exit, registry=args.registry)
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from consumer.dashboard import Prometheus, render
+
+    drawn = render(
+        Prometheus(args.prometheus), Path(args.output), job=args.job, minutes=args.minutes
+    )
+    empty = sorted(title for title, count in drawn.items() if not count)
+    print(f"{len(drawn)} panels drawn into {args.output}", file=sys.stderr)
+    if empty:
+        print(f"no data for: {', '.join(empty)}", file=sys.stderr)
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -232,6 +247,19 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=2026)
     demo.add_argument("--port", type=int, default=8080, help="metrics port (0 = any free)")
     demo.add_argument("--exit", action="store_true", help="exit after the summary")
+    demo.add_argument(
+        "--registry",
+        action="store_true",
+        help="confluent wire format with a schema registry: $SCHEMA_REGISTRY_URL, else a local "
+        "Apicurio Registry it starts itself",
+    )
+    dashboard = command(
+        "dashboard", cmd_dashboard, "Draw the Grafana dashboard's panels from a live Prometheus."
+    )
+    dashboard.add_argument("--prometheus", required=True, help="Prometheus base URL")
+    dashboard.add_argument("--output", "-o", required=True, help="PNG file to write")
+    dashboard.add_argument("--job", default="infusion-validator", help="the scrape job")
+    dashboard.add_argument("--minutes", type=float, default=15.0, help="time range to draw")
     validate = command(
         "validate", cmd_validate, "Decide claims from a file; decisions as JSON Lines."
     )

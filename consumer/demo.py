@@ -4,6 +4,10 @@ Starts a local single-node Kafka when none is configured (`KAFKA_BOOTSTRAP_SERVE
 `INFUSION_VALIDATOR_KAFKA__BOOTSTRAP_SERVERS`), creates the topics, produces a realistic mix of
 sample claims plus a few undecodable records, runs the validator (exactly-once) until every
 record is decided, prints a summary, and keeps the metrics endpoint up until Ctrl-C.
+
+With `--registry` the records are Confluent-framed Avro (SPEC §2.2): the registry at
+`INFUSION_VALIDATOR_SCHEMA_REGISTRY__URL` or `SCHEMA_REGISTRY_URL`, else a local Apicurio
+Registry started like the local broker (`consumer.localregistry`).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from confluent_kafka import Producer
 from consumer.clients import producer_config
 from consumer.http import HealthServer
 from consumer.localkafka import LocalKafka
+from consumer.localregistry import LocalRegistry
 from consumer.producing import create_topics, produce_claims
 from consumer.samples import generate_claims
 from consumer.service import build_service
@@ -43,7 +48,40 @@ def _bootstrap(stack: ExitStack) -> str:
     return kafka.bootstrap_servers
 
 
-def run_demo(claims: int, seed: int, port: int, wait: bool) -> int:
+def _registry_url(stack: ExitStack) -> str:
+    configured = os.environ.get("INFUSION_VALIDATOR_SCHEMA_REGISTRY__URL") or os.environ.get(
+        "SCHEMA_REGISTRY_URL"
+    )
+    if configured:
+        print(f"Using the schema registry at {configured}")
+        return configured
+    print("Starting a local schema registry (Apicurio Registry, Confluent API)...")
+    registry = stack.enter_context(LocalRegistry())
+    print(f"  registry up at {registry.url} in {registry.started_in:.0f}s")
+    return registry.url
+
+
+def _describe_schemas(settings: Settings) -> str:
+    """Which registry ids the demo's records and decisions carry."""
+    from confluent_kafka.schema_registry import Schema
+
+    from consumer.decoding import CONFLUENT_HEADER
+    from consumer.encoding import decision_prefix
+    from consumer.schemas import CLAIM, schema_json
+    from consumer.wire import registry_client
+
+    client = registry_client(settings)
+    assert client is not None
+    subject = f"{settings.topics.input}-value"
+    claim_id = client.lookup_schema(subject, Schema(schema_json(CLAIM), "AVRO")).schema_id
+    decision_id = CONFLUENT_HEADER.unpack(decision_prefix(client, settings.topics.accepted))[1]
+    return (
+        f"Confluent framing: claims carry schema id {claim_id} ({subject}), "
+        f"decisions schema id {decision_id}"
+    )
+
+
+def run_demo(claims: int, seed: int, port: int, wait: bool, registry: bool = False) -> int:
     with ExitStack() as stack:
         bootstrap = _bootstrap(stack)
         overrides: dict[str, Any] = {
@@ -51,6 +89,9 @@ def run_demo(claims: int, seed: int, port: int, wait: bool) -> int:
             "http": {"host": "127.0.0.1", "port": port},
             "group_id": f"infusion-validator-demo-{int(time.time())}",
         }
+        if registry:
+            overrides["schema_registry"] = {"url": _registry_url(stack)}
+            overrides["wire_format"] = "confluent"
         settings: Settings = load_settings(**overrides)
         topics = settings.topics
         create_topics(
@@ -67,6 +108,8 @@ def run_demo(claims: int, seed: int, port: int, wait: bool) -> int:
         poison.flush()
         poison.close()
         total = produced + len(POISON)
+        if registry:
+            print(_describe_schemas(settings))
 
         service = build_service(settings)
         http = HealthServer("127.0.0.1", port, service.registry, service.readiness)

@@ -92,13 +92,8 @@ def decision_prefix(
         else:
             schema_id = registry.lookup_schema(subject, schema).schema_id
     except SchemaRegistryError as exc:
-        status = exc.http_status_code
-        if status is not None and 400 <= status < 500 and status not in _RETRYABLE_STATUS:
-            action = "register" if auto_register else "find"
-            raise SchemaError(
-                f"Schema Registry refused to {action} {DECISION} under subject {subject}: {exc}"
-            ) from exc
-        raise SchemaRegistryUnavailableError(f"subject {subject}: {exc}") from exc
+        action = "register" if auto_register else "find"
+        raise registry_refusal(exc, f"{action} {DECISION}", subject) from exc
     except Exception as exc:  # transport, TLS, OAuth: all mean "try again later"
         raise SchemaRegistryUnavailableError(
             f"subject {subject}: {type(exc).__name__}: {exc}"
@@ -106,3 +101,28 @@ def decision_prefix(
     if schema_id is None:
         raise SchemaError(f"Schema Registry returned no id for subject {subject}")
     return CONFLUENT_HEADER.pack(0, schema_id)
+
+
+def registry_refusal(
+    exc: SchemaRegistryError, action: str, subject: str
+) -> SchemaError | SchemaRegistryUnavailableError:
+    """The error to raise for a registry's answer to `action` (e.g. "register X") under
+    `subject`: a refusal (4xx: incompatible, invalid, forbidden) is a SchemaError, which stops
+    the caller with one line; anything else may pass, so it is retryable.
+
+    An incompatible schema is HTTP 409: Confluent's registry says error_code 409, Apicurio's
+    Confluent API says 0, so only the status is read.
+    """
+    status = exc.http_status_code
+    detail = (exc.error_message or "").strip().splitlines()[0:1]
+    said = f": {detail[0][:300]}" if detail else ""
+    if status == 409:
+        return SchemaError(
+            f"Schema Registry refused to {action} under subject {subject}: incompatible with "
+            f"the schema already registered there under its compatibility rule (HTTP 409{said})"
+        )
+    if status is not None and 400 <= status < 500 and status not in _RETRYABLE_STATUS:
+        return SchemaError(
+            f"Schema Registry refused to {action} under subject {subject} (HTTP {status}{said})"
+        )
+    return SchemaRegistryUnavailableError(f"subject {subject}: HTTP {status}{said}")

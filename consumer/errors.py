@@ -42,3 +42,8 @@ class DecodeError(InfusionValidatorError):
 
 class KafkaSetupError(InfusionValidatorError):
     """The broker cannot be reached, a topic is missing, or credentials are refused."""
+
+
+class LocalSetupError(InfusionValidatorError):
+    """A local stand-in for a production component (the schema registry, a Kubernetes API
+    server) cannot be built, found or started; the message says which and why."""

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
+from confluent_kafka.schema_registry.error import SchemaRegistryError
 
 from consumer._native import History
 from consumer.decoding import (
@@ -20,10 +21,11 @@ from consumer.decoding import (
     ClaimDecoder,
     ConfluentClaimDecoder,
     DecodeLimits,
+    SchemaRegistryUnavailableError,
     make_claim_decoder,
 )
 from consumer.dlq import DeadLetterGuard
-from consumer.encoding import body_writer, decision_prefix
+from consumer.encoding import body_writer, decision_prefix, registry_refusal
 from consumer.engine import Engine
 from consumer.errors import ConfigError
 from consumer.processing import ClaimProcessor, stream_decider
@@ -46,6 +48,20 @@ def registry_client(settings: Settings) -> SchemaRegistryClient | None:
     if sr.ssl_ca_location:
         config["ssl.ca.location"] = str(sr.ssl_ca_location)
     return SchemaRegistryClient(config)
+
+
+def register_claim_schema(client: SchemaRegistryClient, subject: str) -> int:
+    """Register our ClaimSubmitted under `subject` (or find it there); its id. A registry that
+    refuses it (e.g. an incompatible schema is already there) raises SchemaError with one line
+    saying so; one that cannot be reached raises SchemaRegistryUnavailableError."""
+    try:
+        return int(client.register_schema(subject, Schema(schema_json(CLAIM), "AVRO")))
+    except SchemaRegistryError as exc:
+        raise registry_refusal(exc, f"register {CLAIM}", subject) from exc
+    except Exception as exc:  # transport, TLS, OAuth
+        raise SchemaRegistryUnavailableError(
+            f"subject {subject}: {type(exc).__name__}: {exc}"
+        ) from exc
 
 
 @dataclass
@@ -150,8 +166,7 @@ class Wire:
         if self.settings.input_wire_format == "confluent":
             assert self.registry is not None  # Wire.build checked
             subject = f"{topic or self.settings.topics.input}-value"
-            schema_id = self.registry.register_schema(subject, Schema(schema_json(CLAIM), "AVRO"))
-            prefix = CONFLUENT_HEADER.pack(0, schema_id)
+            prefix = CONFLUENT_HEADER.pack(0, register_claim_schema(self.registry, subject))
 
         def encode(claim: Record) -> bytes:
             out = bytearray(prefix)

@@ -8,6 +8,10 @@ The broker is chosen once per session, first that applies:
    the local Java.
 (also when Docker answers but the container will not start, e.g. the image cannot be pulled).
 If none can be had the tests fail with the reason; they are never skipped.
+
+The schema registry (SPEC §8) likewise: `SCHEMA_REGISTRY_URL` if set (a Confluent-compatible
+API, e.g. `http://host:8081` or Apicurio's `…/apis/ccompat/v7`), else a local Apicurio Registry
+(`consumer.localregistry`, built from Maven Central by `make setup`).
 """
 
 from __future__ import annotations
@@ -27,8 +31,9 @@ import pytest
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from consumer.errors import KafkaSetupError
+from consumer.errors import KafkaSetupError, LocalSetupError
 from consumer.localkafka import LocalKafka
+from consumer.localregistry import LocalRegistry
 
 _HERE = Path(__file__).parent
 # cp-kafka 7.9 = Apache Kafka 3.9; it is what this testcontainers class's KRaft set-up targets.
@@ -126,6 +131,43 @@ def kafka_bootstrap(kafka_broker: Broker) -> str:
 def local_kafka(kafka_broker: Broker) -> LocalKafka | None:
     """The LocalKafka we started (restart/kill it in broker-failure tests), else None."""
     return kafka_broker.local
+
+
+@dataclass(frozen=True)
+class Registry:
+    url: str
+    kind: str  # "external" | "local"
+    local: LocalRegistry | None = None
+
+
+def start_local_registry() -> LocalRegistry:
+    """A started LocalRegistry, or the test fails with the reason (never skips)."""
+    registry, failure = LocalRegistry(), ""
+    try:
+        registry.start()
+    except LocalSetupError as exc:  # start() killed the JVM; the work dir keeps its log
+        failure = str(exc)
+    if failure:  # outside the except block: no chained traceback buries the reason
+        pytest.fail(
+            "no schema registry for the integration tests: SCHEMA_REGISTRY_URL is unset and "
+            f"the local one failed: {failure}",
+            pytrace=False,
+        )
+    return registry
+
+
+@pytest.fixture(scope="session")
+def schema_registry() -> Iterator[Registry]:
+    """The session's Confluent-compatible schema registry (see the module docstring)."""
+    external = os.environ.get("SCHEMA_REGISTRY_URL", "").strip()
+    if external:
+        yield Registry(external, "external")
+        return
+    registry = start_local_registry()
+    try:
+        yield Registry(registry.url, "local", registry)
+    finally:
+        registry.close()
 
 
 @pytest.fixture(scope="session")

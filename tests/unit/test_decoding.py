@@ -210,6 +210,31 @@ def test_registry_refusing_the_schema_is_fatal() -> None:
         decision_prefix(registry, "claims.accepted")  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("error_code", [409, 0], ids=["confluent", "apicurio"])
+def test_an_incompatible_claim_schema_is_one_line_for_the_producer(error_code: int) -> None:
+    """Apicurio's Confluent API answers an incompatible schema with HTTP 409 but error_code 0."""
+    from consumer.wire import register_claim_schema
+
+    message = "Incompatible artifact: in-value [AVRO], num of incompatible diffs: {1}"
+    refused = SchemaRegistryError(409, error_code, message)
+    with pytest.raises(SchemaError) as caught:
+        register_claim_schema(BrokenRegistry(refused), "in-value")  # type: ignore[arg-type]
+    text = str(caught.value)
+    assert "\n" not in text
+    assert text.startswith(
+        "Schema Registry refused to register infusion.claims.ClaimSubmitted under subject "
+        "in-value: incompatible with the schema already registered there"
+    )
+    assert text.endswith(f"(HTTP 409: {message})")
+
+
+def test_a_registry_outage_while_a_producer_registers_is_retryable() -> None:
+    from consumer.wire import register_claim_schema
+
+    with pytest.raises(SchemaRegistryUnavailableError):
+        register_claim_schema(BrokenRegistry(ConnectionError("refused")), "in-value")  # type: ignore[arg-type]
+
+
 # --- poison inputs --------------------------------------------------------------------------
 
 

@@ -6,8 +6,8 @@ only when enabled; the partition cap on autoscaling; no plain credentials; the s
 accepted by the service's own Settings model; every manifest valid against the Kubernetes JSON
 schemas (offline, PyPI `kubernetes-validate`).
 
-helm comes from PATH or the tools cache (`.ci/tools.sh ensure_helm`). When it is missing the
-tests fail, never skip: CI installs it.
+helm comes from PATH or the tools cache (`make setup` runs `.ci/tools.sh ensure_helm`). When it
+is missing the tests fail, never skip.
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ def _find_helm() -> str:
         return str(candidate)
     pytest.fail(
         "helm not found on PATH nor at "
-        f"{candidate}: run `bash -c 'source .ci/tools.sh; ensure_helm'` (CI installs it)",
+        f"{candidate}: run `make setup` (or `bash .ci/tools.sh ensure_helm`)",
         pytrace=False,
     )
 

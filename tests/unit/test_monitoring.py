@@ -3,7 +3,7 @@
 The PromQL in `alerts.yaml` and `dashboard.json` may only name series the service really
 exports (collected from a fresh registry built like `consumer.service.new_registry`), `up`,
 or a recording rule defined in `alerts.yaml`; a renamed metric fails here, not on a pager.
-promtool is required: CI installs it (`.ci/tools.sh`), and a missing one fails the test.
+promtool is required: `make setup` installs it (`.ci/tools.sh`), and a missing one fails the test.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def promtool(*args: str, cwd: Path = FILES) -> subprocess.CompletedProcess[str]:
     if exe is None:
         pytest.fail(
             f"promtool not found on PATH or in {CACHE_BIN}. Install it with "
-            "`bash -c 'source .ci/tools.sh; ensure_promtool'` (CI does this in .ci/run)."
+            "`make setup` (or `bash .ci/tools.sh ensure_promtool`)."
         )
     return subprocess.run(
         [exe, *args], cwd=cwd, capture_output=True, text=True, timeout=300, check=False
