@@ -24,6 +24,9 @@ PREFIX = "infusion_validator"
 DECISIONS = ("ACCEPTED", "PENDED")
 TRANSACTION_RESULTS = ("committed", "aborted", "fenced")
 REBALANCE_KINDS = ("assign", "revoke", "lost")
+SHADOW_KINDS = ("ACCEPTED->PENDED", "PENDED->ACCEPTED", "reasons changed")
+# How a rule's reasons differ under the shadow rule set (`Difference.rules` signs).
+SHADOW_CHANGES = {"+": "added", "-": "removed", "~": "changed"}
 # Per-claim work is tens of microseconds; a batch is up to a few hundred milliseconds.
 CLAIM_BUCKETS = (0.00001, 0.00002, 0.00005, 0.0001, 0.0002, 0.0005, 0.001, 0.005, 0.01)
 BATCH_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -40,6 +43,7 @@ class Metrics:
         dlq_error_classes: Iterable[str],
     ) -> None:
         self.registry = registry
+        self._rule_ids = tuple(rule_ids)
 
         def name(short: str) -> str:
             return f"{PREFIX}_{short}"
@@ -138,12 +142,33 @@ class Metrics:
             ["partition"],
             registry=registry,
         )
+        self.shadow_decisions = Counter(
+            name("shadow_decisions"),
+            "Claims decided by the shadow rule set (written nowhere), by decision and line of "
+            "business.",
+            ["decision", "line_of_business"],
+            registry=registry,
+        )
+        self.shadow_disagreements = Counter(
+            name("shadow_disagreements"),
+            "Claims the shadow rule set decides otherwise than the live one, by kind.",
+            ["kind"],
+            registry=registry,
+        )
+        self.shadow_rule_changes = Counter(
+            name("shadow_rule_changes"),
+            "Disagreeing claims by rule: the rule's reasons added, removed or changed (other "
+            "lines or reason codes) under the shadow rule set.",
+            ["rule_id", "change"],
+            registry=registry,
+        )
+        self.shadow = Info(name("shadow"), "The shadow rule set, if any.", registry=registry)
         self.build = Info(name("build"), "Validator build and rule set.", registry=registry)
 
         for decision in DECISIONS:
             for lob in LINES_OF_BUSINESS:
                 self.decisions.labels(decision, lob)
-        for rule_id in rule_ids:
+        for rule_id in self._rule_ids:
             self.rule_failures.labels(rule_id)
         for error_class in dlq_error_classes:
             self.dlq_records.labels(error_class)
@@ -151,6 +176,18 @@ class Metrics:
             self.transactions.labels(result)
         for kind in REBALANCE_KINDS:
             self.rebalances.labels(kind)
+
+    def describe_shadow(self, rule_set_versions: Iterable[str]) -> None:
+        """Start the shadow series at zero (only when a shadow rule set runs)."""
+        self.shadow.info({"rule_set_version": ",".join(rule_set_versions)})
+        for decision in DECISIONS:
+            for lob in LINES_OF_BUSINESS:
+                self.shadow_decisions.labels(decision, lob)
+        for kind in SHADOW_KINDS:
+            self.shadow_disagreements.labels(kind)
+        for rule_id in self._rule_ids:
+            for change in SHADOW_CHANGES.values():
+                self.shadow_rule_changes.labels(rule_id, change)
 
     def describe_build(self, policy_id: str, rule_set_versions: Iterable[str]) -> None:
         self.build.info(

@@ -76,9 +76,11 @@ def stream_decider(
     reads_raw: bool = True,
     prefixes: tuple[bytes, bytes] = (b"", b""),
     history: History | None = None,
+    shadow: Engine | None = None,
 ) -> StreamDecider:
     """The compiled batch decider for these output topics and wire-format prefixes; with a
-    `history`, each claim is decided against (and recorded in) its member's history."""
+    `history`, each claim is decided against (and recorded in) its member's history; with a
+    `shadow` engine, each claim is also decided by it (see `ClaimProcessor.shadow_records`)."""
     return StreamDecider(
         engine.native,
         validator_version=__version__,
@@ -92,6 +94,7 @@ def stream_decider(
         accepted_prefix=prefixes[0],
         pended_prefix=prefixes[1],
         history=history,
+        shadow=shadow.native if shadow is not None else None,
     )
 
 
@@ -115,6 +118,9 @@ class ClaimProcessor:
         # False when replaying the DLQ itself: what still cannot be decoded is counted and left
         # in place rather than appended to the same topic again.
         self.keep_dead_letters = keep_dead_letters
+        # With a shadow rule set: the last batch's disagreements, (input message, JSON value),
+        # for the pipeline to write to the shadow topic in the batch's transaction.
+        self.shadow_records: list[tuple[KafkaRecord, bytes]] = []
 
     def process_batch(self, records: Sequence[KafkaRecord]) -> list[Produced]:
         """(topic, value, headers) for each record, in order; the key is the record's own. A
@@ -135,6 +141,9 @@ class ClaimProcessor:
         self.tally.add_rule_failures(counts["rule_failures"])
         self.tally.add_claim_durations(counts["duration_buckets"], counts["duration_sum"])
         self.tally.add_resent(counts["resent"])
+        if "shadow" in counts:
+            self.tally.add_shadow(counts["shadow"])
+            self.shadow_records = self.decider.take_shadow()
         return results
 
     def process(self, msg: KafkaRecord) -> Output:

@@ -92,6 +92,16 @@ class HistorySettings(_Group):
     changelog_topic: str | None = None
 
 
+class ShadowSettings(_Group):
+    """A candidate rule set deciding the live claims beside the live one, writing nothing that
+    adjudication reads (SPEC §4 `run --shadow-rule-set`)."""
+
+    # A rule-set file or folder, or a version among the rule sets of `rules`; None: no shadow.
+    rule_set: str | None = None
+    # Where each disagreement is written (a JSON record); None: counted in metrics only.
+    topic: str | None = None
+
+
 class HttpSettings(_Group):
     host: str = "0.0.0.0"  # noqa: S104 (in a pod, probes and scrapes come from outside)
     port: int = Field(default=8080, ge=0, le=65535)
@@ -112,6 +122,7 @@ class Settings(BaseSettings):
     schema_registry: SchemaRegistrySettings = SchemaRegistrySettings()
     processing: ProcessingSettings = ProcessingSettings()
     history: HistorySettings = HistorySettings()
+    shadow: ShadowSettings = ShadowSettings()
     http: HttpSettings = HttpSettings()
     group_id: str = "infusion-validator"
     wire_format: Literal["raw", "confluent"] | None = Field(

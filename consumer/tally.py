@@ -14,7 +14,7 @@ from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from consumer.metrics import CLAIM_BUCKETS, Metrics
+from consumer.metrics import CLAIM_BUCKETS, SHADOW_CHANGES, Metrics
 
 
 class Tally:
@@ -28,6 +28,8 @@ class Tally:
         self.claim_buckets = [0] * (len(CLAIM_BUCKETS) + 1)
         self.claim_seconds = 0.0
         self.resent = 0
+        # The shadow rule set's counts: "decisions", "disagreements", "rules" (see Shadow).
+        self.shadow: dict[str, dict[Any, int]] = {}
 
     # --- one claim at a time ---------------------------------------------------------------
 
@@ -40,6 +42,13 @@ class Tally:
             if reason["carc"]:
                 rule_id = reason["rule_id"]
                 failures[rule_id] = failures.get(rule_id, 0) + 1
+
+    def add_shadow(self, counts: Mapping[str, Any]) -> None:
+        """A batch's shadow counts (`StreamDecider.take_tally()["shadow"]`)."""
+        for part, by_key in counts.items():
+            mine = self.shadow.setdefault(part, {})
+            for key, n in by_key.items():
+                mine[key] = mine.get(key, 0) + n
 
     def add_resent(self, n: int) -> None:
         """Re-sent events: decided before, not again."""
@@ -94,6 +103,12 @@ class Tally:
             metrics.claim_duration.add(self.claim_buckets, self.claim_seconds)
         if self.resent:
             metrics.duplicate_events.inc(self.resent)
+        for (decision, lob), n in self.shadow.get("decisions", {}).items():
+            metrics.shadow_decisions.labels(decision, lob).inc(n)
+        for kind, n in self.shadow.get("disagreements", {}).items():
+            metrics.shadow_disagreements.labels(kind).inc(n)
+        for (rule_id, sign), n in self.shadow.get("rules", {}).items():
+            metrics.shadow_rule_changes.labels(rule_id, SHADOW_CHANGES[sign]).inc(n)
         self.clear()
 
     def clear(self) -> None:
@@ -104,3 +119,4 @@ class Tally:
         self.claim_buckets[:] = [0] * len(self.claim_buckets)
         self.claim_seconds = 0.0
         self.resent = 0
+        self.shadow = {}

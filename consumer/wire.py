@@ -117,6 +117,7 @@ class Wire:
         *,
         keep_dead_letters: bool = True,
         history: History | None = None,
+        shadow: Engine | None = None,
     ) -> ClaimProcessor:
         """A batch processor deciding with `engine` and writing to `topics` (default: the
         settings' topics). With `confluent` output, the decision schema is registered (or
@@ -143,6 +144,7 @@ class Wire:
             reads_raw=self.settings.writer_schema is None,
             prefixes=prefixes,
             history=history,
+            shadow=shadow,
         )
         if isinstance(self.decoder, ConfluentClaimDecoder):
             self._deciders.append(decider.allow_schema_id)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import fastavro
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -20,7 +21,9 @@ from prometheus_client import CollectorRegistry
 
 from consumer import schemas
 from consumer._native import History
+from consumer.claims import claim_from_json
 from consumer.dlq import DeadLetterGuard, DeadLetterRatioError
+from consumer.encoding import claim_body
 from consumer.engine import RULE_IDS, Engine
 from consumer.metrics import Metrics
 from consumer.processing import ENGINE_ERROR, ClaimProcessor
@@ -285,3 +288,45 @@ def test_with_a_history_a_resent_event_writes_nothing_and_an_abort_forgets_the_b
     assert history.members(2) == 1
     # After the commit the same events are re-sent ones.
     assert [t for t, _, _ in processor.process_batch(batch)] == ["", "", ""]
+
+
+def test_a_shadow_rule_set_disagrees_exactly_where_compare_says_and_writes_nothing_live(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """The shadow decides each claim beside the live rule set: its disagreements are the ones
+    `Engine.compare` (replay --diff) finds, and the live outputs are those without it."""
+    import shutil
+
+    from consumer.engine.engine import DEFAULT_RULES_PATH
+    from consumer.samples import generate_claims
+
+    shutil.copy(DEFAULT_RULES_PATH / "catalogue.yaml", tmp_path)
+    text = (DEFAULT_RULES_PATH / "RB.046.A.yaml").read_text()
+    text = text.replace(
+        "extra_prior_authorization: {}", "extra_prior_authorization: { ALL: [J1170] }"
+    )
+    (tmp_path / "RB.046.A.yaml").write_text(text.replace('-r1"', '-shadow"'))
+    candidate = Engine.load(tmp_path)
+
+    wire = Wire.build(load_settings())
+    plain, shadowed = wire.processor(engine), wire.processor(engine, shadow=candidate)
+    encode = wire.claim_encoder()
+    claims = [claim_from_json(c) for c in generate_claims(400, 5, history_events=False)]
+    batch = [FakeMessage(encode(c), _offset=i) for i, c in enumerate(claims)]
+    live = [(t, decode_decision(v)["reasons"]) for t, v, _ in plain.process_batch(batch)]
+    with_shadow = shadowed.process_batch(batch)
+    assert [(t, decode_decision(v)["reasons"]) for t, v, _ in with_shadow] == live
+
+    differences, _ = engine.compare(candidate, [claim_body(c) for c in claims])
+    changed = {d.event_id: d for d in differences if d is not None}
+    assert changed, "the sample must contain claims the change affects"
+    records = {
+        orjson.loads(value)["event_id"]: orjson.loads(value) for _, value in shadowed.shadow_records
+    }
+    assert records.keys() == changed.keys()
+    for event_id, record in records.items():
+        assert record["rules"] == [f"{sign}{rule}" for rule, sign in changed[event_id].rules]
+        assert record["shadow"]["rule_set_version"].endswith("-shadow")
+    kinds = shadowed.tally.shadow["disagreements"]
+    assert sum(kinds.values()) == len(changed)
+    assert sum(shadowed.tally.shadow["decisions"].values()) == len(claims)

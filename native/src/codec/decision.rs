@@ -59,7 +59,7 @@ pub fn write_avro(
 }
 
 /// A JSON string: `"` and `\` escaped, control characters as \b \t \n \f \r or \u00xx.
-fn json_string(out: &mut Vec<u8>, text: &str) {
+pub fn json_string(out: &mut Vec<u8>, text: &str) {
     out.push(b'"');
     let bytes = text.as_bytes();
     let mut plain_from = 0;
@@ -106,28 +106,9 @@ pub fn timestamp_text(millis: i64) -> String {
     )
 }
 
-/// Append one line of JSON Lines: the decision (no source: it did not come from Kafka), then
-/// the claim's own JSON text.
-pub fn write_json(
-    out: &mut Vec<u8>,
-    claim: &Claim,
-    outcome: &Outcome,
-    decided_at_millis: i64,
-    validator_version: &str,
-    claim_text: &[u8],
-) {
-    out.extend_from_slice(b"{\"event_id\":");
-    json_string(out, claim.event_id);
-    out.extend_from_slice(b",\"claim_id\":");
-    json_string(out, claim.claim_id);
-    out.extend_from_slice(b",\"member_id\":");
-    json_string(out, claim.member_id);
-    write!(
-        out,
-        ",\"decision\":\"{}\",\"reasons\":[",
-        outcome.decision()
-    )
-    .unwrap();
+/// `"reasons":[...]` of an outcome, as the ClaimDecision's JSON form has them.
+pub fn write_reasons(out: &mut Vec<u8>, outcome: &Outcome) {
+    out.extend_from_slice(b"\"reasons\":[");
     for (i, reason) in outcome.reasons.iter().enumerate() {
         if i > 0 {
             out.push(b',');
@@ -146,7 +127,28 @@ pub fn write_json(
         json_string(out, &reason.message);
         out.push(b'}');
     }
-    out.extend_from_slice(b"],\"policy_id\":");
+    out.push(b']');
+}
+
+/// Append one line of JSON Lines: the decision (no source: it did not come from Kafka), then
+/// the claim's own JSON text.
+pub fn write_json(
+    out: &mut Vec<u8>,
+    claim: &Claim,
+    outcome: &Outcome,
+    decided_at_millis: i64,
+    validator_version: &str,
+    claim_text: &[u8],
+) {
+    out.extend_from_slice(b"{\"event_id\":");
+    json_string(out, claim.event_id);
+    out.extend_from_slice(b",\"claim_id\":");
+    json_string(out, claim.claim_id);
+    out.extend_from_slice(b",\"member_id\":");
+    json_string(out, claim.member_id);
+    write!(out, ",\"decision\":\"{}\",", outcome.decision()).unwrap();
+    write_reasons(out, outcome);
+    out.extend_from_slice(b",\"policy_id\":");
     json_string(out, outcome.policy_id);
     out.extend_from_slice(b",\"rule_set_version\":");
     json_string(out, outcome.rule_set_version);

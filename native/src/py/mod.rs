@@ -5,6 +5,7 @@ mod engine;
 mod history;
 mod offline;
 mod outcome;
+mod shadow;
 mod stream;
 mod tally;
 

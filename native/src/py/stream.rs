@@ -6,7 +6,9 @@
 //! must see the stream in order): re-encode it in our schema (another writer schema) and hand
 //! it to `decide_body`, or dead-letter it with its error class; then `process` goes on.
 //! With a `History`, each claim is decided against its member's history and recorded there;
-//! a re-sent event gets False instead of a decision.
+//! a re-sent event gets False instead of a decision. With a shadow rule set, each claim is
+//! also decided by it (same history), and where the two disagree a shadow record is kept for
+//! `take_shadow`; the live decision is written as without it.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -25,6 +27,9 @@ use crate::codec::avro;
 use crate::codec::decision::{write_avro, Source};
 use crate::history::decide_recorded;
 use crate::ruleset::RuleSets;
+
+use super::shadow::Shadow;
+use crate::history::MemberHistory;
 
 /// Where a decision goes: its topic, the wire-format prefix of its values (empty for `raw`,
 /// magic byte + schema id for `confluent`) and its `decision` header.
@@ -59,6 +64,7 @@ pub struct StreamDecider {
     headers: HeaderCache,
     tally: Tally,
     history: Option<Py<History>>,
+    shadow: Option<Shadow>,
 }
 
 fn header(py: Python<'_>, name: &str, value: &[u8]) -> PyResult<Py<PyAny>> {
@@ -80,7 +86,7 @@ impl StreamDecider {
     #[pyo3(signature = (
         engine, *, validator_version, accepted_topic, pended_topic, max_value_bytes,
         max_lines, duration_bounds, header_len=0, reads_raw=true, accepted_prefix=Vec::new(),
-        pended_prefix=Vec::new(), history=None
+        pended_prefix=Vec::new(), history=None, shadow=None
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -97,6 +103,7 @@ impl StreamDecider {
         accepted_prefix: Vec<u8>,
         pended_prefix: Vec<u8>,
         history: Option<Py<History>>,
+        shadow: Option<&Engine>,
     ) -> PyResult<Self> {
         if header_len != 0 && header_len != 5 {
             return Err(PyValueError::new_err(
@@ -125,6 +132,7 @@ impl StreamDecider {
             headers: HeaderCache::default(),
             tally: Tally::new(duration_bounds),
             history,
+            shadow: shadow.map(|engine| Shadow::new(Arc::clone(&engine.rules))),
         })
     }
 
@@ -179,9 +187,21 @@ impl StreamDecider {
         Ok(decided)
     }
 
-    /// See `Tally.take`.
+    /// See `Tally.take`; with a shadow rule set, also `"shadow"`: see `Shadow.take`.
     fn take_tally<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        self.tally.take(py)
+        let tally = self.tally.take(py)?;
+        if let Some(shadow) = self.shadow.as_mut() {
+            tally.set_item("shadow", shadow.take_counts(py)?)?;
+        }
+        Ok(tally)
+    }
+
+    /// The shadow records of the claims decided since the last call where the shadow rule
+    /// set disagrees with the live one: `(message, value)`, the value a JSON object.
+    fn take_shadow<'py>(&mut self, py: Python<'py>) -> Vec<(Py<PyAny>, Bound<'py, PyBytes>)> {
+        let records = self.shadow.as_mut().map(Shadow::take_records).unwrap_or_default();
+        let records = records.into_iter();
+        records.map(|r| (r.msg, PyBytes::new(py, &r.value))).collect()
     }
 }
 
@@ -214,19 +234,26 @@ impl StreamDecider {
         let partition: i32 = (msg.call_method0(intern!(py, "partition"))?)
             .extract::<Option<i32>>()?
             .unwrap_or(0);
+        // The shadow's rule sets are shared, not borrowed from `self`, which is changed below.
+        let shadow_rules = self.shadow.as_ref().map(Shadow::rules);
         let rules = &self.rules;
+        let both = |past: Option<&MemberHistory>| {
+            let live = rules.decide(claim, past);
+            let candidate = shadow_rules.as_ref().map(|s| s.decide(claim, past));
+            (live, candidate)
+        };
         let decided = match &self.history {
             Some(history) => {
                 let mut history = history.bind(py).borrow_mut();
-                let store = history.store(partition)?;
-                decide_recorded(Some(store), claim, |past| rules.decide(claim, past))
+                decide_recorded(Some(history.store(partition)?), claim, both)
             }
-            None => Some(rules.decide(claim, None)),
+            None => Some(both(None)),
         };
-        let Some(outcome) = decided else {
+        let Some((outcome, candidate)) = decided else {
             self.tally.resent += 1;
             return Ok(PyBool::new(py, false).to_owned().into_any());
         };
+
         let topic_obj = msg.call_method0(intern!(py, "topic"))?;
         let topic_name = topic_obj.cast::<PyString>().ok();
         let topic = topic_name.as_ref().map_or(Ok(""), |name| name.to_str())?;
@@ -234,6 +261,14 @@ impl StreamDecider {
             .extract::<Option<i64>>()?
             .unwrap_or(0);
 
+        if let (Some(shadow), Some(candidate)) = (self.shadow.as_mut(), candidate.as_ref()) {
+            let source = Source {
+                topic,
+                partition,
+                offset,
+            };
+            shadow.observe(msg, claim, &source, &outcome, candidate);
+        }
         let target = &self.targets[usize::from(outcome.pended)];
         let mut value = Vec::with_capacity(target.prefix.len() + body.len() + 256);
         value.extend_from_slice(&target.prefix);
