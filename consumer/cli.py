@@ -64,16 +64,26 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_explain(args: argparse.Namespace) -> int:
     from consumer.encoding import claim_body
+    from consumer.engine import Engine
     from consumer.errors import ClaimFormatError
-    from consumer.explain import render
+    from consumer.explain import render, render_against
     from consumer.offline import decider, open_input, read_claims
 
     engine = _engine(args)
+    against = Engine.choose(args.against, args.rule_set) if args.against else None
     offline = decider(engine, _history(args, engine))
     with open_input(args.file) as handle:
         for number, claim, _ in read_claims(handle):
             if isinstance(claim, ClaimFormatError):
                 print(f"{args.file}:{number}: cannot read this claim: {claim}\n")
+                continue
+            if against is not None:
+                compared = offline.compare_body(claim_body(claim), against.native)
+                if compared is not None and not (
+                    args.only_pended
+                    and "PENDED" not in (compared[0].decision, compared[1].decision)
+                ):
+                    print(render_against(claim, *compared))
                 continue
             explained = offline.explain_body(claim_body(claim))
             if explained is None:
@@ -271,6 +281,12 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("file", help="claims as JSON Lines or an Avro container file; - = stdin")
     explain.add_argument("--rule-set", help=rule_set_help)
     explain.add_argument("--only-pended", action="store_true", help="skip accepted claims")
+    explain.add_argument(
+        "--against",
+        metavar="OTHER_RULE_SET",
+        help="each claim under --rule-set and under this rule set (file, folder or version), "
+        "side by side",
+    )
     for offline in (validate, explain):
         stream = offline.add_argument_group(
             "claim history (the file is one stream, in file order: SPEC §3.1)"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from consumer.engine import Decision, Reason, RuleVerdict
+from consumer.engine import Decision, Difference, Reason, RuleVerdict
 from consumer.engine.reason_codes import describe
 
 _STATUS = {"fail": "FAIL", "pass": "pass", "off": "off "}
@@ -56,4 +56,41 @@ def render(claim: dict[str, Any], decision: Decision, verdicts: Sequence[RuleVer
             )
             for reason in verdict.reasons:
                 out.append(f"          {_where(reason, lines)}: {reason.message}")
+    return "\n".join(out) + "\n"
+
+
+def _key(reason: Reason) -> tuple[str, int, str, str]:
+    return reason.rule_id, reason.line_number or 0, reason.carc or "", reason.rarc or ""
+
+
+def render_against(
+    claim: dict[str, Any], base: Decision, other: Decision, difference: Difference | None
+) -> str:
+    """One claim under two rule sets, side by side: both decisions, then the reasons only one
+    of them gives and those both give (compared as `replay --diff` compares)."""
+    lines = _lines(claim)
+    head = (
+        f"Claim {claim['claim_id']} (event {claim['event_id']}), {claim['line_of_business']}: "
+        f"{base.decision} under {base.rule_set_version}, "
+        f"{other.decision} under {other.rule_set_version}"
+    )
+    if difference is None:
+        return head + "\n  Same decision and reasons under both.\n"
+    changes = " ".join(f"{sign}{rule}" for rule, sign in difference.rules)
+    out = [head, f"  Differs: {changes or 'the decision only'}"]
+    theirs = {_key(r) for r in other.reasons}
+    mine = {_key(r) for r in base.reasons}
+    groups = (
+        (f"Only under {other.rule_set_version}", [r for r in other.reasons if _key(r) not in mine]),
+        (f"Only under {base.rule_set_version}", [r for r in base.reasons if _key(r) not in theirs]),
+        ("Under both", [r for r in base.reasons if _key(r) in theirs]),
+    )
+    for title, reasons in groups:
+        if not reasons:
+            continue
+        out.append(f"  {title}:")
+        for reason in reasons:
+            codes = describe(reason.carc, reason.rarc) or "informational"
+            out.append(f"    - {_where(reason, lines)}: {reason.message}")
+            out.append(f"      [{reason.rule_id}] {codes}")
     return "\n".join(out) + "\n"

@@ -148,3 +148,31 @@ def test_decisions_come_out_in_file_order_whatever_reads_each_line(
     assert decided == ["C0", "C1", "C2", "C3", "C5", "C6"]
     assert err.getvalue().startswith(f"{source}:6: skipped: not valid JSON")
     assert (summary.claims, summary.unreadable) == (6, 1)
+
+
+def test_explain_against_another_rule_set_shows_one_claim_side_by_side(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shutil
+
+    from consumer.engine.engine import DEFAULT_RULES_PATH
+
+    other = tmp_path / "rules-r2"
+    shutil.copytree(DEFAULT_RULES_PATH, other)
+    text = (other / "RB.046.A.yaml").read_text().replace('-r1"', '-r2"')
+    (other / "RB.046.A.yaml").write_text(
+        text.replace(
+            'auth.missing: { carc: "197", rarc: M62 }', 'auth.missing: { carc: "197", rarc: N54 }'
+        )
+    )
+    claim = claim_json()
+    for line in claim["lines"]:
+        line["prior_authorization"] = None  # S9500 on Medicaid needs one: auth.missing
+    path = tmp_path / "one.jsonl"
+    path.write_bytes(orjson.dumps(claim) + b"\n")
+    assert main(["explain", str(path), "--against", str(other)]) == 0
+    text = capsys.readouterr().out
+    assert "PENDED under RB.046.A-2026.06.14-r1, PENDED under RB.046.A-2026.06.14-r2" in text
+    assert "Differs: ~auth.missing" in text
+    assert "Only under RB.046.A-2026.06.14-r2:" in text and "RARC N54" in text
+    assert "Only under RB.046.A-2026.06.14-r1:" in text and "RARC M62" in text

@@ -9,10 +9,11 @@ use pyo3::types::{PyBytes, PyDict};
 
 use super::engine::{claim_of, Engine};
 use super::history::History;
-use super::outcome::{self, Decision, RuleVerdict};
+use super::outcome::{self, Decision, Difference, RuleVerdict};
 use super::tally::Tally;
 use crate::claim::Claim;
 use crate::codec::{decision, json};
+use crate::compare;
 use crate::engine::Outcome;
 use crate::history::{decide_recorded, MemberHistory};
 use crate::ruleset::RuleSets;
@@ -120,6 +121,33 @@ impl OfflineDecider {
             self.tally.resent += 1;
         }
         Ok(explained)
+    }
+
+    /// The claim decided by this engine and by `other` against the same history (recorded
+    /// once): both decisions and how they differ (None: they agree); None for a re-sent event.
+    #[allow(clippy::type_complexity)]
+    fn compare_body(
+        &mut self,
+        py: Python<'_>,
+        body: &[u8],
+        other: &Engine,
+    ) -> PyResult<Option<(Decision, Decision, Option<Difference>)>> {
+        let claim = claim_of(body)?;
+        let rules = &self.rules;
+        let both = |past: Option<&MemberHistory>| {
+            let (mine, theirs) = (rules.decide(&claim, past), other.rules.decide(&claim, past));
+            let difference = compare::compare(&mine, &theirs);
+            let difference = difference.map(|d| outcome::difference(&claim, d));
+            (outcome::decision(&mine), outcome::decision(&theirs), difference)
+        };
+        let Some(history) = &self.history else {
+            return Ok(Some(both(None)));
+        };
+        let mut history = history.bind(py).borrow_mut();
+        let store = history.store(PARTITION)?;
+        let compared = decide_recorded(Some(&mut *store), &claim, both);
+        store.commit();
+        Ok(compared)
     }
 
     /// See `Tally.take`.
