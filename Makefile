@@ -5,10 +5,15 @@ BIN := $(VENV)/bin
 DEMO_ARGS ?=  # e.g. make demo DEMO_ARGS=--registry
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: setup runtime tools demo test unit integration native-test lint typecheck format bench clean
+.PHONY: help setup runtime tools demo test unit integration native-test lint clippy typecheck \
+	format bench clean
+.DEFAULT_GOAL := help
 
-# The install also builds the Rust hot path (native/) into consumer/_native: redo it when that
-# source changes.
+help:  ## this list
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
+
+# The install also builds the decision engine (native/) into consumer/_native: redo it when
+# that source changes.
 $(STAMP): pyproject.toml native/Cargo.toml $(shell find native/src -name '*.rs')
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
@@ -34,23 +39,26 @@ test: lint typecheck native-test setup  ## everything CI runs: lint, types, carg
 native-test:  ## the engine's own tests and the golden cases, without Python
 	cargo test --quiet --release --no-default-features --manifest-path native/Cargo.toml
 
-unit: $(STAMP)
+unit: $(STAMP)  ## the hermetic tests only (no broker)
 	$(BIN)/pytest tests/unit
 
-integration: setup
+integration: setup  ## the tests on a real broker and the other real components
 	$(BIN)/pytest tests/integration
 
-lint: $(STAMP)
+lint: $(STAMP)  ## ruff, ruff format, cargo fmt, clippy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	cargo fmt --manifest-path native/Cargo.toml --check
+	$(MAKE) --no-print-directory clippy
+
+clippy:  ## clippy on the engine, with its Python bindings and without (its tests)
 	cargo clippy --quiet --release --manifest-path native/Cargo.toml -- -D warnings
 	cargo clippy --quiet --release --no-default-features --tests --manifest-path native/Cargo.toml -- -D warnings
 
-typecheck: $(STAMP)
+typecheck: $(STAMP)  ## mypy --strict on the package
 	$(BIN)/mypy
 
-format: $(STAMP)
+format: $(STAMP)  ## rewrite the code in the house style
 	$(BIN)/ruff format .
 	cargo fmt --manifest-path native/Cargo.toml
 	$(BIN)/ruff check --fix .
@@ -58,5 +66,5 @@ format: $(STAMP)
 bench: setup  ## SPEC §9 benchmark (minutes; not part of CI)
 	$(BIN)/python -m bench
 
-clean:
+clean:  ## drop the virtualenv and the caches of the checks (not the tool cache)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
