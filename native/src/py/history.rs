@@ -89,8 +89,9 @@ impl History {
         Ok(())
     }
 
-    /// Record claims (Avro bodies in our schema) without deciding them: the history before a
-    /// replayed range, or `validate --history FILE`. The indexes of bodies it cannot read.
+    /// Record claims (Avro bodies in our schema) without deciding them, e.g. the history before
+    /// a replayed range; pending until `commit`, like a batch's. The indexes of bodies it
+    /// cannot read.
     fn record(&mut self, partition: i32, bodies: Vec<Bound<'_, PyBytes>>) -> PyResult<Vec<usize>> {
         let store = self.store(partition)?;
         let mut unreadable = Vec::new();
@@ -103,7 +104,6 @@ impl History {
                 None => unreadable.push(index),
             }
         }
-        store.commit();
         Ok(unreadable)
     }
 
