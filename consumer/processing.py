@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from consumer.decisions import decision_record, source_of
 from consumer.decoding import SchemaRegistryUnavailableError
-from consumer.dlq import VALUE_OMITTED, DeadLetterGuard, Headers, dead_letter_headers
+from consumer.dlq import VALUE_OMITTED, DeadLetterGuard, Headers, dead_letter_headers, fits_dlq
 from consumer.engine import ACCEPTED, Engine
 from consumer.errors import DecodeError, SchemaError
 from consumer.settings import TopicSettings
@@ -63,6 +63,9 @@ Encode = Callable[[dict[str, Any], str, bytes | None], bytes]
 
 class ClaimProcessor:
     """Decode, decide, encode; dead-letter what cannot be decoded or decided."""
+
+    # The DLQ topic's max.message.bytes, read at start-up (None: unknown).
+    dlq_max_bytes: int | None = None
 
     def __init__(
         self,
@@ -156,11 +159,10 @@ class ClaimProcessor:
         )
         headers = dead_letter_headers(error_class, message, topic, part, offset)
         value = msg.value() or b""
-        if error_class == "oversized":
-            # A value over max_value_bytes may be more than the producer or the DLQ topic
-            # takes, and a dead letter that cannot be written stalls the partition (the batch
-            # is aborted and re-read forever): keep its size, not its bytes. The record itself
-            # stays at its source coordinates in the input topic.
+        if error_class == "oversized" and not fits_dlq(len(value), self.dlq_max_bytes):
+            # More than the DLQ topic takes: a dead letter that cannot be written stalls the
+            # partition (the batch is aborted and re-read forever), so keep its size, not its
+            # bytes. The record itself stays at its source coordinates in the input topic.
             headers.append((VALUE_OMITTED, str(len(value)).encode()))
             value = b""
         target = self.topics.dlq if self.keep_dead_letters else ""

@@ -47,6 +47,7 @@ WORKLOAD_KINDS = {"StatefulSet", "Deployment", "Job", "Pod"}
 CHART_MANAGED = {
     "rules",
     "processing.transactional_id",
+    "group_instance_id",
     "kafka.ssl_ca_location",
     "kafka.ssl_certificate_location",
     "kafka.ssl_key_location",
