@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: setup demo test unit integration lint typecheck format bench clean
+.PHONY: setup demo test unit integration lint typecheck format bench chaos clean
 
 # The install also builds the Rust hot path (native/) into consumer/_native: redo it when that
 # source changes.
@@ -46,6 +46,10 @@ format: $(STAMP)
 
 bench: setup  ## SPEC §9 benchmark (minutes; not part of CI)
 	$(BIN)/python -m bench
+
+# A small variant runs in `make test` (tests/integration/test_chaos.py).
+chaos: setup  ## SPEC §10 chaos: 200k paced claims, 10 kill -9, a broker restart (minutes; not CI)
+	$(BIN)/python -m tests.integration.chaos
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -211,6 +211,7 @@ class Pipeline(Recovery):
             nxt[tp] = offset + 1
         if self.waiting_since is None:
             self.waiting_since = time.monotonic()
+        failure: Exception | None = None
         self.watchdog.arm("a batch's transaction", self._step_limit)
         try:
             if self.exactly_once:
@@ -218,22 +219,25 @@ class Pipeline(Recovery):
             else:
                 self._deliver_then_commit(records, nxt)
         except DeadLetterRatioError:
+            self.watchdog.disarm()
             self._abort()
             raise
-        except SchemaRegistryUnavailableError as exc:
-            log.warning("schema registry unavailable; retrying", extra={"error": str(exc)})
+        except (SchemaRegistryUnavailableError, CommitFailed, KafkaException, StuckCall) as exc:
+            failure = exc
+        finally:
+            # Recovery arms the watchdog step by step: a broker that stays away for long is
+            # waited for in the process, not ended by this batch's deadline.
+            self.watchdog.disarm()
+        if failure is None:
+            self._finish(records, started)
+        elif isinstance(failure, CommitFailed):
+            self._recover_commit(failure, first, nxt, records, started)
+        elif isinstance(failure, SchemaRegistryUnavailableError):
+            log.warning("schema registry unavailable; retrying", extra={"error": str(failure)})
             self._recover(None, first)
             time.sleep(REGISTRY_BACKOFF_SECONDS)
-            return
-        except CommitFailed as exc:
-            self._recover_commit(exc, first, nxt, records, started)
-            return
-        except (KafkaException, StuckCall) as exc:
-            self._recover(exc, first)
-            return
-        finally:
-            self.watchdog.disarm()
-        self._finish(records, started)
+        else:
+            self._recover(failure, first)
 
     def _in_range(self, msg: Message) -> bool:
         """Replay: drop records fetched past a partition's end offset."""

@@ -62,7 +62,7 @@ class Recovery:
         fenced = isinstance(exc, StuckCall) or (
             error is not None and (error.code() in _FENCED or error.fatal())
         )
-        if fenced and self.exactly_once:
+        if (fenced and self.exactly_once) or self.producer.abandoned:
             self.metrics.transactions.labels("fenced").inc()
             log.error("producer unusable; replacing it", extra={"error": str(exc)})
             self.processor.tally.clear()
@@ -145,7 +145,8 @@ class Recovery:
         if not self.exactly_once:
             return True
         try:
-            self.producer.abort_transaction(self._txn_timeout)
+            with self.watchdog.guard("abort_transaction", self._step_limit):
+                self.producer.abort_transaction(self._txn_timeout)
             return True
         except (KafkaException, StuckCall) as exc:
             log.warning("abort_transaction failed", extra={"error": str(exc)})
@@ -165,7 +166,9 @@ class Recovery:
             self._check_stopping()
             producer = self._producer()
             try:
-                producer.init_transactions(self._txn_timeout)
+                if self.exactly_once:
+                    with self.watchdog.guard("init_transactions", self._step_limit):
+                        producer.init_transactions(self._txn_timeout)
             except (KafkaException, StuckCall) as exc:
                 producer.close()
                 log.error("cannot recreate the producer yet", extra={"error": str(exc)})

@@ -149,8 +149,9 @@ class BoundedProducer:
         most `wait` seconds for it. Queued records are purged first (an open transaction is
         left to the coordinator: aborted when a new producer fences this one, or at its
         timeout)."""
-        if not self.abandoned:
-            self._jobs.put(None)
+        if self.abandoned:
+            return  # its worker closes it when (if) the call returns
+        self._jobs.put(None)
         if wait:
             self._thread.join(wait)
 
@@ -183,5 +184,8 @@ class BoundedProducer:
         try:
             self.producer.purge()
             self.producer.close()
-        except Exception as exc:  # closing is best effort; a new producer fenced this one
-            log.warning("closing a producer failed", extra={"error": str(exc)})
+        except KafkaException as exc:
+            # A replaced producer was fenced by its successor, and close() (which aborts an
+            # open transaction first) says so: expected. The handle is destroyed when the last
+            # reference to it goes, with this thread.
+            log.info("a replaced producer closed", extra={"note": exc.args[0].str()})

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import time
 import uuid
 import warnings
@@ -36,6 +37,10 @@ _DEFAULT_IMAGE = "confluentinc/cp-kafka:7.9.0"
 _TIMEOUT = 30.0
 
 TopicFactory = Callable[..., str]
+# The SCRAM-SHA-512 user of the local broker's SASL_SSL listener. The password is new each
+# session, so a test can look for it in logs and be sure it was never printed.
+SCRAM_USER = "it-validator"
+SCRAM_PASSWORD = secrets.token_urlsafe(18)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -97,7 +102,7 @@ def kafka_broker() -> Iterator[Broker]:
         finally:
             container.stop()
         return
-    kafka, failure = LocalKafka(), ""
+    kafka, failure = LocalKafka(scram_users={SCRAM_USER: SCRAM_PASSWORD}), ""
     try:
         kafka.start()
     except KafkaSetupError as exc:  # start() killed any JVM; keep the work dir if it has a log
@@ -126,6 +131,24 @@ def kafka_bootstrap(kafka_broker: Broker) -> str:
 def local_kafka(kafka_broker: Broker) -> LocalKafka | None:
     """The LocalKafka we started (restart/kill it in broker-failure tests), else None."""
     return kafka_broker.local
+
+
+@pytest.fixture(scope="session")
+def secure_kafka(kafka_broker: Broker) -> Iterator[LocalKafka]:
+    """A local broker with a SASL_SSL listener (SCRAM-SHA-512 user `SCRAM_USER`, a CA made by
+    the project): the session's own when it is local, else one started for these tests."""
+    if kafka_broker.local is not None and kafka_broker.local.scram_users:
+        yield kafka_broker.local
+        return
+    kafka = LocalKafka(scram_users={SCRAM_USER: SCRAM_PASSWORD})
+    try:
+        kafka.start()
+    except KafkaSetupError as exc:
+        pytest.fail(f"no local broker with a SASL_SSL listener: {exc}", pytrace=False)
+    try:
+        yield kafka
+    finally:
+        kafka.close()
 
 
 @pytest.fixture(scope="session")

@@ -108,14 +108,15 @@ def make_topics(
     *,
     output_partitions: int = 3,
     input_config: Mapping[str, str] | None = None,
+    dlq_config: Mapping[str, str] | None = None,
 ) -> Topics:
     """A fresh input/accepted/pended/dlq set for one test (deleted at teardown); only the
-    input gets `input_config`, the outputs keep the broker's defaults."""
+    input gets `input_config` and the DLQ `dlq_config`, the rest the broker's defaults."""
     return Topics(
         input=topic_factory(input_partitions, prefix="in", config=input_config),
         accepted=topic_factory(output_partitions, prefix="accepted"),
         pended=topic_factory(output_partitions, prefix="pended"),
-        dlq=topic_factory(1, prefix="dlq"),
+        dlq=topic_factory(1, prefix="dlq", config=dlq_config),
     )
 
 
