@@ -18,8 +18,10 @@ from collections.abc import Callable
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
+from consumer.clients import consumer_config
 from consumer.metrics import Metrics
 from consumer.processing import ClaimProcessor
+from consumer.settings import Settings
 from consumer.txn import MAX_STUCK, BoundedProducer, CommitFailed, StuckCall
 from consumer.watchdog import Watchdog, exit_stuck
 
@@ -38,6 +40,8 @@ class Interrupted(Exception):  # noqa: N818
 class Recovery:
     """The failure paths of the loop; the attributes below are the Pipeline's."""
 
+    settings: Settings
+    group_id: str
     consumer: Consumer
     producer: BoundedProducer
     processor: ClaimProcessor
@@ -114,17 +118,28 @@ class Recovery:
             self._failing_since = time.monotonic()
 
     def _committed(self, partitions: list[Key]) -> dict[Key, int]:
-        """The group's committed offsets for `partitions`, asked until the broker answers."""
+        """The group's committed offsets for `partitions`, asked until the broker answers.
+
+        Asked by a throwaway consumer of the group that never joins it: the loop's own
+        consumer may have a rebalance waiting for the next consume() after a broker restart,
+        and then does not answer at all (seen in the broker-restart test). Being
+        read_committed, the query waits for pending transactional offsets to settle."""
         wanted = [TopicPartition(t, p) for t, p in partitions]
-        while True:
-            self._check_stopping()
-            try:
-                with self.watchdog.guard("committed offsets", self._step_limit + QUERY_TIMEOUT):
-                    answer = self.consumer.committed(wanted, timeout=QUERY_TIMEOUT)
-                return {(tp.topic, tp.partition): tp.offset for tp in answer}
-            except KafkaException as exc:
-                log.warning("committed offsets not available yet", extra={"error": str(exc)})
-                time.sleep(1.0)
+        config = consumer_config(self.settings, self.group_id)
+        config.pop("group.instance.id", None)  # it never joins; it must not stand in for us
+        checker = Consumer(config)
+        try:
+            while True:
+                self._check_stopping()
+                try:
+                    with self.watchdog.guard("committed offsets", self._step_limit):
+                        answer = checker.committed(wanted, timeout=QUERY_TIMEOUT)
+                    return {(tp.topic, tp.partition): tp.offset for tp in answer}
+                except KafkaException as exc:
+                    log.warning("committed offsets not available yet", extra={"error": str(exc)})
+                    time.sleep(1.0)
+        finally:
+            checker.close()
 
     def _rewind(self, offsets: dict[Key, int]) -> None:
         """Seek back to `offsets`, so the next batch re-reads what is not committed."""

@@ -21,7 +21,8 @@ def test_kills_and_a_broker_restart_during_one_paced_run_keep_exactly_once(
     if local_kafka is None:
         pytest.fail("the broker is external (KAFKA_BOOTSTRAP_SERVERS): it cannot be restarted")
     topics = make_topics(topic_factory, 3)
-    plan = Plan(claims=6000, rate=300, kills=3, broker_restarts=1, batch_size=100)
+    # Paced to last ~40 s: every event happens while input still flows, so each is timed.
+    plan = Plan(claims=6000, rate=150, kills=3, broker_restarts=1, batch_size=100)
     log_dir = tmp_path / "logs"
     log_dir.mkdir()
     report = run_chaos(local_kafka, topics, plan, log_dir, random.Random(16))
@@ -30,4 +31,6 @@ def test_kills_and_a_broker_restart_during_one_paced_run_keep_exactly_once(
     assert report.verdict.ok, report.describe()
     assert len(report.kills) == plan.kills
     assert report.processes == plan.kills + 1
-    assert [r.recovery_seconds <= 30 for r in report.broker_restarts] == [True], report.describe()
+    for restart in report.broker_restarts:
+        assert restart.recovery_seconds is not None, report.describe()
+        assert restart.recovery_seconds <= 30, report.describe()

@@ -13,6 +13,7 @@ from confluent_kafka import KafkaError, KafkaException, TopicPartition
 from prometheus_client import CollectorRegistry
 
 import consumer.pipeline
+import consumer.recovery
 import consumer.txn
 from consumer.dlq import DeadLetterGuard
 from consumer.engine import Engine
@@ -168,6 +169,8 @@ def run_pipeline(
     settings = load_settings(processing={"guarantee": guarantee, **processing})
     producers = fake_producer if isinstance(fake_producer, list) else [fake_producer]
     monkeypatch.setattr(consumer.pipeline, "Consumer", lambda config: fake_consumer)
+    # The recovery's committed-offsets checker: the same fake (it answers committed()).
+    monkeypatch.setattr(consumer.recovery, "Consumer", lambda config: fake_consumer)
     monkeypatch.setattr(consumer.txn, "Producer", lambda config: producers.pop(0))
     metrics = Metrics(registry, all_rules(), (*DLQ_ERROR_CLASSES, ENGINE_ERROR))
     processor = ClaimProcessor(
