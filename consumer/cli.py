@@ -105,11 +105,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     signals = Signals()  # first: a SIGTERM during start-up exits 0, not 143
 
-    from consumer import logs, service
+    from consumer import logs
     from consumer.settings import load_settings
 
-    settings = load_settings(args.config)
+    settings = load_settings(args.config)  # before the heavy imports: a bad value fails fast
     logs.configure(settings.log_level)
+
+    from consumer import service
+
     return service.run(settings, signals)
 
 

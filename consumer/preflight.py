@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
@@ -74,21 +75,23 @@ def check_cluster(settings: Settings, topics: Iterable[str], timeout: float = 15
     admin = AdminClient(common_config(settings, errors))
     servers = settings.kafka.bootstrap_servers
     deadline = time.monotonic() + timeout
-    while True:
-        try:
-            metadata = admin.list_topics(timeout=min(1.0, max(0.1, deadline - time.monotonic())))
-            break
-        except KafkaException:
-            admin.poll(0)  # serves error_cb: what the connection attempts ran into
-            refusal = _refusal(settings, errors)
-            if refusal:
-                raise KafkaSetupError(refusal) from None
-            if time.monotonic() >= deadline:
-                last = errors[-1].str() if errors else "no answer"
-                raise KafkaSetupError(
-                    f"cannot reach Kafka at {servers} within {timeout:.0f}s ({last}); check "
-                    "kafka.bootstrap_servers, the network and kafka.security_protocol"
-                ) from None
+    with _librdkafka_lines() as lines:
+        while True:
+            try:
+                wait = min(1.0, max(0.1, deadline - time.monotonic()))
+                metadata = admin.list_topics(timeout=wait)
+                break
+            except KafkaException:
+                admin.poll(0)  # serves error_cb: what the connection attempts ran into
+                refusal = _refusal(settings, errors, lines)
+                if refusal:
+                    raise KafkaSetupError(refusal) from None
+                if time.monotonic() >= deadline:
+                    last = errors[-1].str() if errors else "no answer"
+                    raise KafkaSetupError(
+                        f"cannot reach Kafka at {servers} within {timeout:.0f}s ({last}); check "
+                        "kafka.bootstrap_servers, the network and kafka.security_protocol"
+                    ) from None
     missing = sorted(set(topics) - set(metadata.topics))
     if missing:
         raise KafkaSetupError(
@@ -100,7 +103,7 @@ def check_cluster(settings: Settings, topics: Iterable[str], timeout: float = 15
     return limits
 
 
-def _refusal(settings: Settings, errors: list[KafkaError]) -> str | None:
+def _refusal(settings: Settings, errors: list[KafkaError], lines: list[str]) -> str | None:
     """One line for an error that retrying will not cure: refused credentials, a failed TLS
     handshake, a client speaking PLAINTEXT to a TLS (or SASL) listener."""
     kafka = settings.kafka
@@ -119,13 +122,43 @@ def _refusal(settings: Settings, errors: list[KafkaError]) -> str | None:
                 "kafka.ssl_ca_location (the CA that signed the brokers' certificates) and "
                 "the client certificate, if any"
             )
-        if "security.protocol" in text:  # librdkafka's hint on a protocol mismatch
-            return (
-                f"Kafka at {servers} dropped the connection during the handshake: "
-                f"kafka.security_protocol {kafka.security_protocol} does not match the "
-                f"listener (a TLS or SASL port?): {text}"
-            )
+        if "security.protocol" in text:  # librdkafka's hint, when it gives one
+            return _mismatch(settings, text)
+    dropped = [line for line in lines if "closed by peer" in line and "APIVERSION_QUERY" in line]
+    if len(dropped) >= 3:  # what a TLS or SASL listener does to a PLAINTEXT client
+        return _mismatch(settings, dropped[-1])
     return None
+
+
+def _mismatch(settings: Settings, text: str) -> str:
+    return (
+        f"Kafka at {settings.kafka.bootstrap_servers} dropped the connection during the "
+        f"handshake: kafka.security_protocol {settings.kafka.security_protocol} does not match "
+        f"the listener (a TLS or SASL port?): {text}"
+    )
+
+
+class _Lines(logging.Handler):
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__()
+        self.lines = lines
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+@contextmanager
+def _librdkafka_lines() -> Iterator[list[str]]:
+    """librdkafka's log lines while the body runs (they still go to the log as well): some
+    failures - a connection dropped during the handshake - reach no error callback."""
+    lines: list[str] = []
+    handler = _Lines(lines)
+    logger = logging.getLogger("librdkafka")
+    logger.addHandler(handler)
+    try:
+        yield lines
+    finally:
+        logger.removeHandler(handler)
 
 
 def _topic_limits(admin: AdminClient, settings: Settings) -> TopicLimits:

@@ -199,8 +199,5 @@ def _describe_env_error(exc: SettingsError) -> str:
         try:
             json.loads(value)
         except ValueError as bad:
-            return (
-                f"environment variable {name}: not valid JSON ({bad}); give a JSON object, "
-                'e.g. {"linger.ms": 5}'
-            )
+            return f"environment variable {name}: not valid JSON ({bad}); give a JSON object"
     return f"settings from the environment ({group}...): {exc}"

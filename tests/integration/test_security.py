@@ -20,7 +20,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from consumer.localkafka import LocalKafka
 from consumer.localtls import LocalTls
 from consumer.samples import generate_claims
-from tests.integration.conftest import SCRAM_PASSWORD, SCRAM_USER
+from tests.integration.conftest import SCRAM_USER
 from tests.integration.streaming import (
     GroupWatcher,
     Topics,
@@ -58,9 +58,7 @@ def secure_topics(secure_kafka: LocalKafka) -> Iterator[Topics]:
             future.result(30)
 
 
-def _secure_env(
-    kafka: LocalKafka, *, password: str = SCRAM_PASSWORD, ca: Path | None = None
-) -> dict[str, str]:
+def _secure_env(kafka: LocalKafka, password: str, ca: Path | None = None) -> dict[str, str]:
     return {
         "INFUSION_VALIDATOR_KAFKA__BOOTSTRAP_SERVERS": kafka.sasl_ssl_bootstrap_servers,
         "INFUSION_VALIDATOR_KAFKA__SECURITY_PROTOCOL": "SASL_SSL",
@@ -82,11 +80,10 @@ def _validator(
 
 
 def test_the_service_connects_over_sasl_ssl_and_decides_claims(
-    secure_kafka: LocalKafka, secure_topics: Topics, tmp_path: Path
+    secure_kafka: LocalKafka, secure_topics: Topics, tmp_path: Path, scram_password: str
 ) -> None:
-    validator = _validator(
-        secure_kafka, secure_topics, tmp_path, "sasl-ssl", _secure_env(secure_kafka)
-    )
+    env = _secure_env(secure_kafka, scram_password)
+    validator = _validator(secure_kafka, secure_topics, tmp_path, "sasl-ssl", env)
     claims = list(generate_claims(300, seed=71))
     group_id = validator.env["INFUSION_VALIDATOR_GROUP_ID"]
     group = GroupWatcher(secure_kafka.bootstrap_servers, group_id, secure_topics.input)
@@ -102,17 +99,17 @@ def test_the_service_connects_over_sasl_ssl_and_decides_claims(
     decisions = read_all(secure_kafka.bootstrap_servers, secure_topics.decisions)
     assert_exactly_once(decisions, {c["event_id"] for c in claims})
     output = validator.output()
-    assert SCRAM_PASSWORD not in output
+    assert scram_password not in output
     started = validator.events("starting")[0]
     assert started["settings"]["kafka"]["sasl_password"] == "**********"
     assert started["settings"]["kafka"]["security_protocol"] == "SASL_SSL"
 
 
 def test_a_refused_password_an_unknown_ca_and_plaintext_on_tls_each_stop_start_up(
-    secure_kafka: LocalKafka, secure_topics: Topics, tmp_path: Path
+    secure_kafka: LocalKafka, secure_topics: Topics, tmp_path: Path, scram_password: str
 ) -> None:
     stranger = LocalTls.ensure(tmp_path / "another-ca")  # signed nothing the broker has
-    wrong_password = f"not-{SCRAM_PASSWORD}"
+    wrong_password = f"not-{scram_password}"
     plaintext = {
         "INFUSION_VALIDATOR_KAFKA__BOOTSTRAP_SERVERS": secure_kafka.sasl_ssl_bootstrap_servers
     }
@@ -120,14 +117,14 @@ def test_a_refused_password_an_unknown_ca_and_plaintext_on_tls_each_stop_start_u
         "wrong password": (
             _validator(
                 secure_kafka, secure_topics, tmp_path, "wrong-password",
-                _secure_env(secure_kafka, password=wrong_password),
+                _secure_env(secure_kafka, wrong_password),
             ),
             ["refused the credentials", f"user '{SCRAM_USER}'", "SCRAM-SHA-512"],
         ),
         "unknown CA": (
             _validator(
                 secure_kafka, secure_topics, tmp_path, "unknown-ca",
-                _secure_env(secure_kafka, ca=stranger.ca_path),
+                _secure_env(secure_kafka, scram_password, stranger.ca_path),
             ),
             ["TLS handshake", "failed", "certificate verify failed", "kafka.ssl_ca_location"],
         ),
@@ -149,15 +146,17 @@ def test_a_refused_password_an_unknown_ca_and_plaintext_on_tls_each_stop_start_u
             for text in expected:
                 assert text in plain[0], f"{case}: {text!r} not in {plain[0]!r}"
             assert "Traceback" not in output, case
-            for secret in (SCRAM_PASSWORD, wrong_password):
+            for secret in (scram_password, wrong_password):
                 assert secret not in output, f"{case}: a password is in the log"
     finally:
         for validator, _ in cases.values():
             validator.close()
 
 
-def test_secure_listener_refuses_what_it_should(secure_kafka: LocalKafka) -> None:
-    """The fixture's own check: the SASL_SSL port answers only with the CA and the password."""
+def test_the_secure_listener_answers_with_the_ca_and_the_password(
+    secure_kafka: LocalKafka, scram_password: str
+) -> None:
+    """The fixture's own check: the SASL_SSL port answers a client with the CA and password."""
     errors: list[object] = []
     admin = AdminClient(
         {
@@ -165,7 +164,7 @@ def test_secure_listener_refuses_what_it_should(secure_kafka: LocalKafka) -> Non
             "security.protocol": "SASL_SSL",
             "sasl.mechanism": "SCRAM-SHA-512",
             "sasl.username": SCRAM_USER,
-            "sasl.password": SCRAM_PASSWORD,
+            "sasl.password": scram_password,
             "ssl.ca.location": str(secure_kafka.tls.ca_path),
             "error_cb": errors.append,
         }
