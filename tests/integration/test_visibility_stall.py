@@ -14,6 +14,7 @@ default was 30000); the assertion follows it.
 from __future__ import annotations
 
 import os
+import signal
 import time
 from collections.abc import Callable
 
@@ -43,6 +44,34 @@ def _ends(bootstrap: str, partitions: list[TopicPartition], isolation: str) -> l
         consumer.close()
 
 
+def _stays_open(ends: LogEnds, seconds: float) -> bool:
+    """Whether a transaction stays open in the log for `seconds` (checked all along)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not ends.open_transaction():
+            return False
+    return True
+
+
+def _freeze_inside_a_transaction(validator: Validator, ends: LogEnds) -> None:
+    """SIGSTOP the validator while its transaction is open and not being committed: frozen, it
+    cannot commit, so the transaction stays open for as long as the log says it is (a stop that
+    lands during a commit already sent is undone with SIGCONT and tried again)."""
+    assert validator.proc is not None
+    for _ in range(20):
+        wait_for(
+            lambda: ends.open_transaction() or not validator.running,
+            lambda: f"an open transaction\n{validator.tail()}",
+            60,
+            interval=0.002,
+        )
+        validator.proc.send_signal(signal.SIGSTOP)
+        if _stays_open(ends, 1.0):
+            return
+        validator.proc.send_signal(signal.SIGCONT)
+    raise AssertionError("no transaction stayed open under SIGSTOP in 20 tries")
+
+
 def test_an_unreplaced_crash_holds_read_committed_readers_back_for_the_timeout_only(
     kafka_bootstrap: str,
     topic_factory: Callable[..., str],
@@ -66,13 +95,8 @@ def test_an_unreplaced_crash_holds_read_committed_readers_back_for_the_timeout_o
     ends = LogEnds(kafka_bootstrap, topics.outputs)
     try:
         validator.start().wait_assigned()
-        wait_for(
-            lambda: ends.open_transaction() or not validator.running,
-            lambda: f"an open transaction\n{validator.tail()}",
-            60,
-            interval=0.005,
-        )
-        validator.kill()
+        _freeze_inside_a_transaction(validator, ends)
+        validator.kill()  # frozen with its transaction open: SIGKILL leaves it open
         killed = time.monotonic()
         partitions = ends.partitions
     finally:
