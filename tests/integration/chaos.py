@@ -165,7 +165,7 @@ class Kill:
     committed: int  # input records committed when it was killed
     in_transaction: bool
     # From the kill to the restarted process's first commit; None when the paced input had
-    # already ended (nothing new to commit, so nothing to time).
+    # ended and was all committed (nothing to commit, so nothing to time).
     recovery_seconds: float | None
 
 
@@ -216,7 +216,7 @@ class Report:
 
 
 def _seconds(value: float | None) -> str:
-    return "(input already ended)" if value is None else f"{value:5.1f} s"
+    return "(input ended, all committed)" if value is None else f"{value:5.1f} s"
 
 
 def run_chaos(
@@ -246,7 +246,9 @@ def run_chaos(
         events = ["kill"] * plan.kills + ["broker"] * plan.broker_restarts
         rng.shuffle(events)
         for event in events:
-            _progress_by(group, validator, rng.randint(plan.claims // 100, plan.claims // 25))
+            _progress_by(
+                group, validator, producer, rng.randint(plan.claims // 100, plan.claims // 25)
+            )
             if event == "kill":
                 report.kills.append(_kill_and_restart(validator, group, ends, producer, rng))
             else:
@@ -315,13 +317,17 @@ def _paced_producer(
         )
 
 
-def _progress_by(group: GroupWatcher, validator: Validator, records: int) -> None:
-    """Until `records` more input records are committed (or all the input is)."""
+def _progress_by(
+    group: GroupWatcher, validator: Validator, producer: subprocess.Popen[bytes], records: int
+) -> None:
+    """Until `records` more input records are committed (or all the input, once produced)."""
     target = max(0, group.total_committed()) + records
 
     def reached() -> bool:
         assert validator.running, f"the validator exited\n{validator.tail()}"
-        return group.total_committed() >= target or group.caught_up()
+        if group.total_committed() >= target:
+            return True
+        return producer.poll() is not None and group.caught_up()
 
     wait_for(reached, lambda: f"{target} committed\n{validator.tail()}", 300, interval=0.05)
 
@@ -329,7 +335,7 @@ def _progress_by(group: GroupWatcher, validator: Validator, records: int) -> Non
 def _next_commit(group: GroupWatcher, validator: Validator, after: int, timeout: float) -> None:
     def moved() -> bool:
         assert validator.running, f"the validator exited\n{validator.tail()}"
-        return group.total_committed() > after or group.caught_up()
+        return group.total_committed() > after
 
     wait_for(moved, lambda: f"a commit past {after}\n{validator.tail()}", timeout, interval=0.05)
 
@@ -347,7 +353,7 @@ def _kill_and_restart(
         while not in_transaction and time.monotonic() < deadline:
             in_transaction = ends.open_transaction()
     committed = group.total_committed()
-    flowing = producer.poll() is None
+    flowing = producer.poll() is None or not group.caught_up()  # something left to commit
     killed = time.monotonic()
     validator.kill()
     validator.start()
@@ -365,12 +371,15 @@ def _restart_broker(
     producer: subprocess.Popen[bytes],
 ) -> BrokerRestart:
     committed = group.total_committed()
-    flowing = producer.poll() is None
+    flowing = producer.poll() is None or not group.caught_up()
     runs = validator.runs
     down = time.monotonic()
     kafka.restart(hard=True)  # returns once the broker answers again
     back = time.monotonic()
-    _next_commit(group, validator, committed, 120)
+    if flowing:
+        _next_commit(group, validator, committed, 120)
+    else:
+        wait_for(group.caught_up, "the group to answer again", 120)
     assert validator.runs == runs, "the validator was restarted"
     recovery = time.monotonic() - back if flowing else None
     return BrokerRestart(committed, back - down, recovery)
