@@ -245,10 +245,11 @@ def run_chaos(
         validator.start()
         events = ["kill"] * plan.kills + ["broker"] * plan.broker_restarts
         rng.shuffle(events)
+        # Spread over the run: on average 3/4 of an equal share of the input between events,
+        # so that all of them happen while input still flows.
+        share = plan.claims // (len(events) + 1)
         for event in events:
-            _progress_by(
-                group, validator, producer, rng.randint(plan.claims // 100, plan.claims // 25)
-            )
+            _progress_by(group, validator, producer, rng.randint(share // 2, share))
             if event == "kill":
                 report.kills.append(_kill_and_restart(validator, group, ends, producer, rng))
             else:
@@ -357,10 +358,12 @@ def _kill_and_restart(
     killed = time.monotonic()
     validator.kill()
     validator.start()
+    # The dead process's last commit can still land after the kill (its EndTxn was sent):
+    # time the new process's commits only, counted from its assignment on.
+    validator.wait_assigned(120)
     if not flowing:
-        validator.wait_assigned(120)
         return Kill(committed, in_transaction, None)
-    _next_commit(group, validator, committed, 120)
+    _next_commit(group, validator, group.total_committed(), 120)
     return Kill(committed, in_transaction, time.monotonic() - killed)
 
 
