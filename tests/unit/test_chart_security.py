@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from consumer.clients import common_config
-from consumer.settings import load_settings
+from consumer.settings import CONFIG_ENV, load_settings
 from tests.unit.test_helm_chart import CHART, env_of, render_values, settings_yaml, validator
 
 SASL_SSL = CHART / "ci" / "sasl-ssl-values.yaml"
@@ -31,7 +31,9 @@ def test_the_sasl_ssl_values_give_the_service_a_scram_over_tls_client(
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("INFUSION_VALIDATOR_KAFKA__SASL_USERNAME", "validator")
     monkeypatch.setenv("INFUSION_VALIDATOR_KAFKA__SASL_PASSWORD", "from-the-secret")
-    settings = load_settings(str(settings_file))
+    # Through the environment, as the chart does; monkeypatch puts it back after the test.
+    monkeypatch.setenv(CONFIG_ENV, str(settings_file))
+    settings = load_settings()
     config = common_config(settings)
     assert config["security.protocol"] == "SASL_SSL"
     assert config["sasl.mechanism"] == "SCRAM-SHA-512"
