@@ -6,7 +6,7 @@ DEMO_ARGS ?=  # e.g. make demo DEMO_ARGS=--registry
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
 .PHONY: help setup runtime tools demo test unit integration native-test lint clippy typecheck \
-	format bench clean
+	format bench chaos clean
 .DEFAULT_GOAL := help
 
 help:  ## this list
@@ -65,6 +65,10 @@ format: $(STAMP)  ## rewrite the code in the house style
 
 bench: setup  ## SPEC §9 benchmark (minutes; not part of CI)
 	$(BIN)/python -m bench
+
+# A small variant runs in `make test` (tests/integration/test_chaos.py).
+chaos: setup  ## SPEC §10 chaos: 200k paced claims, 10 kill -9, a broker restart (minutes; not CI)
+	$(BIN)/python -m tests.integration.chaos
 
 clean:  ## drop the virtualenv and the caches of the checks (not the tool cache)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -138,12 +138,19 @@ def cmd_produce_sample(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from consumer import logs, service
+    from consumer.signals import Signals
+
+    signals = Signals()  # first: a SIGTERM during start-up exits 0, not 143
+
+    from consumer import logs
     from consumer.settings import load_settings
 
-    settings = load_settings(args.config)
+    settings = load_settings(args.config)  # before the heavy imports: a bad value fails fast
     logs.configure(settings.log_level)
-    return service.run(settings)
+
+    from consumer import service
+
+    return service.run(settings, signals)
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
@@ -320,10 +327,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from consumer.signals import StartupInterrupted
+
     args = build_parser().parse_args(argv)
     try:
         code: int = args.handler(args)
         return code
+    except StartupInterrupted:  # SIGTERM/SIGINT before the service ran: nothing to finish
+        return 0
     except InfusionValidatorError as exc:
         print(f"infusion-validator: error: {exc}", file=sys.stderr)
         return 2

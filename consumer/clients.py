@@ -1,21 +1,15 @@
-"""librdkafka client configuration from settings, and the start-up check of the cluster.
-
-The check turns librdkafka's endless retries into one clear line: unreachable brokers, refused
-credentials and missing topics stop start-up instead of leaving a silent, idle consumer.
-"""
+"""librdkafka client configuration from settings (the start-up checks of it and of the
+cluster are in `consumer.preflight`)."""
 
 from __future__ import annotations
 
 import logging
 import socket
-from collections.abc import Iterable
 from typing import Any
 
-from confluent_kafka import KafkaError, KafkaException
-from confluent_kafka.admin import AdminClient
+from confluent_kafka import KafkaError
 
 from consumer import __version__
-from consumer.errors import KafkaSetupError
 from consumer.settings import Settings
 
 Config = dict[str, Any]
@@ -83,10 +77,20 @@ def consumer_config(settings: Settings, group_id: str, **callbacks: Any) -> Conf
         # claims/s (bench latency run, batch_timeout_ms=10). At full load data is always there.
         "fetch.wait.max.ms": 10,
     }
+    if settings.group_instance_id:
+        config["group.instance.id"] = settings.group_instance_id
     return config | callbacks | settings.kafka.properties
 
 
-def producer_config(settings: Settings, transactional_id: str | None, **callbacks: Any) -> Config:
+# librdkafka's ceiling for message.max.bytes.
+MESSAGE_MAX_BYTES_LIMIT = 1_000_000_000
+
+
+def producer_config(
+    settings: Settings, transactional_id: str | None, largest_record: int = 0, **callbacks: Any
+) -> Config:
+    """`largest_record`: the largest value the producer must be able to write (an oversized
+    record dead-lettered whole, up to what the DLQ topic takes)."""
     config = common_config(settings) | {
         "enable.idempotence": True,
         "acks": "all",
@@ -95,38 +99,15 @@ def producer_config(settings: Settings, transactional_id: str | None, **callback
         "linger.ms": 5,
         "compression.type": "lz4",
         # Any record the service accepts (up to processing.max_value_bytes) must fit again as
-        # a dead letter or inside its decision; librdkafka's default, 1,000,000, is below the
-        # default max_value_bytes (1 MiB). Batches stay capped by batch.size.
-        "message.max.bytes": settings.processing.max_value_bytes + 65_536,
+        # a dead letter or inside its decision, and so must an oversized record that goes to
+        # the DLQ whole; librdkafka's default, 1,000,000, is below the default max_value_bytes
+        # (1 MiB). Batches stay capped by batch.size.
+        "message.max.bytes": min(
+            MESSAGE_MAX_BYTES_LIMIT,
+            max(settings.processing.max_value_bytes, largest_record) + 65_536,
+        ),
     }
     if transactional_id:
         config["transactional.id"] = transactional_id
         config["transaction.timeout.ms"] = settings.processing.transaction_timeout_ms
     return config | callbacks | settings.kafka.properties
-
-
-def _describe(errors: list[KafkaError]) -> str:
-    for error in reversed(errors):
-        if error.code() in (KafkaError._AUTHENTICATION, KafkaError.SASL_AUTHENTICATION_FAILED):
-            return f"credentials refused: {error.str()}"
-    return errors[-1].str() if errors else "no answer"
-
-
-def check_cluster(settings: Settings, topics: Iterable[str], timeout: float = 15.0) -> None:
-    """Raise KafkaSetupError unless the brokers answer and every topic exists."""
-    errors: list[KafkaError] = []
-    admin = AdminClient(common_config(settings, errors))
-    servers = settings.kafka.bootstrap_servers
-    try:
-        metadata = admin.list_topics(timeout=timeout)
-    except KafkaException as exc:
-        raise KafkaSetupError(
-            f"cannot reach Kafka at {servers} within {timeout:.0f}s ({_describe(errors)}); check "
-            "kafka.bootstrap_servers, the network and kafka.security_protocol/credentials"
-        ) from exc
-    missing = sorted(set(topics) - set(metadata.topics))
-    if missing:
-        raise KafkaSetupError(
-            f"topic(s) {', '.join(missing)} do not exist on {servers}; create them or fix "
-            "the topics.* settings"
-        )

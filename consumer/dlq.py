@@ -23,9 +23,17 @@ SOURCE_TOPIC = "dlq.source.topic"
 SOURCE_PARTITION = "dlq.source.partition"
 SOURCE_OFFSET = "dlq.source.offset"
 FAILED_AT = "dlq.failed.at"
-# On an `oversized` dead letter, instead of the value: its size in bytes (see processing).
+# On an `oversized` dead letter the DLQ topic cannot hold, instead of the value: its size.
 VALUE_OMITTED = "dlq.value.omitted.bytes"
 MAX_MESSAGE_BYTES = 512
+# Room for the key, the headers and the record-batch framing around a dead letter's value.
+RECORD_OVERHEAD_BYTES = 4096
+
+
+def fits_dlq(value_bytes: int, dlq_max_bytes: int | None) -> bool:
+    """Whether a dead letter with a value this large fits the DLQ topic's `max.message.bytes`
+    (None: unknown, so no)."""
+    return dlq_max_bytes is not None and value_bytes + RECORD_OVERHEAD_BYTES <= dlq_max_bytes
 
 
 def dead_letter_headers(

@@ -7,8 +7,13 @@ version) and are cached once per version: no Docker, no Apache mirror.
         use(kafka.bootstrap_servers)      # "127.0.0.1:<port>"
         kafka.restart(hard=True)          # SIGKILL, then start again on the same dir and ports
 
+    LocalKafka(scram_users={"alice": "pw"})   # plus a SASL_SSL listener (SCRAM-SHA-512):
+        kafka.sasl_ssl_bootstrap_servers  # its address; kafka.tls.ca_path: the CA to trust
+
 CLI: `python -m consumer.localkafka fetch` only resolves the jars (CI);
-`python -m consumer.localkafka start [--dir DIR] [--port PORT]` runs a broker in the foreground.
+`python -m consumer.localkafka start [--dir DIR] [--port PORT] [--scram-user NAME=PASSWORD
+[--sasl-port PORT]]` runs a broker in the foreground (with a SASL_SSL listener when a SCRAM user
+is given; its CA is DIR/tls/ca.pem).
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from confluent_kafka.admin import AdminClient
 
 from consumer.cachedir import cache_root
 from consumer.errors import KafkaSetupError
+from consumer.localtls import LocalTls
 
 log = logging.getLogger(__name__)
 
@@ -192,8 +198,14 @@ class LocalKafka:
         heap: str = "512m",
         startup_timeout: float = 90.0,
         extra_config: Mapping[str, str] | None = None,
+        scram_users: Mapping[str, str] | None = None,
+        sasl_port: int = 0,
     ) -> None:
         self.version = version or pinned_version()
+        # SCRAM-SHA-512 users (name -> password), created when the storage is formatted; any
+        # user adds a SASL_SSL listener whose certificate is signed by `self.tls`.
+        self.scram_users = dict(scram_users or {})
+        self._sasl_port = sasl_port
         self.heap = heap
         self.startup_timeout = startup_timeout
         self.extra_config = dict(extra_config or {})
@@ -209,6 +221,17 @@ class LocalKafka:
         if not self._port:
             raise KafkaSetupError("LocalKafka has no port yet: call start() first")
         return f"127.0.0.1:{self._port}"
+
+    @property
+    def sasl_ssl_bootstrap_servers(self) -> str:
+        if not self._sasl_port:
+            raise KafkaSetupError("LocalKafka has no SASL_SSL listener (no scram_users)")
+        return f"127.0.0.1:{self._sasl_port}"
+
+    @property
+    def tls(self) -> LocalTls:
+        """The CA and broker certificate of the SASL_SSL listener (made once per work dir)."""
+        return LocalTls.ensure(self.work_dir / "tls")
 
     @property
     def running(self) -> bool:
@@ -227,12 +250,16 @@ class LocalKafka:
         classpath = str(fetch_jars(self.version) / "*")
         self._port = self._port or _free_port()
         self._controller_port = self._controller_port or _free_port(self._port)
+        if self.scram_users and not self._sasl_port:
+            self._sasl_port = _free_port(self._controller_port)
         self.work_dir.mkdir(parents=True, exist_ok=True)
         config = self.work_dir / "server.properties"
         config.write_text(self._server_properties(), "utf-8")
         jvm = [java, f"-Xmx{self.heap}", *_JVM_FLAGS, "-cp", classpath]
         if not (self.work_dir / "data" / "meta.properties").is_file():
             fmt = ["kafka.tools.StorageTool", "format", "-t", _cluster_id(), "-c", str(config)]
+            for user, password in self.scram_users.items():
+                fmt += ["--add-scram", f"SCRAM-SHA-512=[name={user},password={password}]"]
             _run([*jvm, *fmt], "formatting the Kafka data dir failed")
         cmd = [*jvm, "kafka.Kafka", str(config)]
         # The broker gets SIGTERM if this process dies, so a crashed test run leaves no JVM
@@ -304,7 +331,31 @@ class LocalKafka:
     def _server_properties(self) -> str:
         data = self.work_dir / "data"
         text = _SERVER_PROPERTIES.format(port=self._port, cport=self._controller_port, data=data)
-        return text + "".join(f"{key}={value}\n" for key, value in self.extra_config.items())
+        return text + "".join(
+            f"{key}={value}\n"
+            for key, value in (self._sasl_ssl_config() | self.extra_config).items()
+        )
+
+    def _sasl_ssl_config(self) -> dict[str, str]:
+        """The SASL_SSL listener (later keys override the template's listener lines); brokers
+        and the controller keep talking PLAINTEXT among themselves."""
+        if not self._sasl_port:
+            return {}
+        plain, sasl = f"127.0.0.1:{self._port}", f"127.0.0.1:{self._sasl_port}"
+        return {
+            "listeners": f"PLAINTEXT://{plain},CONTROLLER://127.0.0.1:{self._controller_port},"
+            f"SASL_SSL://{sasl}",
+            "advertised.listeners": f"PLAINTEXT://{plain},SASL_SSL://{sasl}",
+            "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,"
+            "SASL_SSL:SASL_SSL",
+            "inter.broker.listener.name": "PLAINTEXT",
+            "sasl.enabled.mechanisms": "SCRAM-SHA-512",
+            "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config": (
+                "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+            ),
+            "listener.name.sasl_ssl.ssl.keystore.type": "PEM",
+            "listener.name.sasl_ssl.ssl.keystore.location": str(self.tls.keystore_path),
+        }
 
     def _wait_ready(self, deadline: float) -> None:
         admin: AdminClient | None = None
@@ -341,13 +392,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dir", type=Path, help="start: work dir to keep (default: temp dir)")
     parser.add_argument("--port", type=int, default=0, help="start: client port (default: free)")
     parser.add_argument("--version", help="Kafka version (default: the one pinned in the POM)")
+    parser.add_argument(
+        "--sasl-port", type=int, default=0, help="start: SASL_SSL port (default: free)"
+    )
+    parser.add_argument(
+        "--scram-user",
+        action="append",
+        default=[],
+        metavar="NAME=PASSWORD",
+        help="start: a SCRAM-SHA-512 user; adds a SASL_SSL listener (repeatable)",
+    )
     args = parser.parse_args(argv)
+    users = dict(user.partition("=")[::2] for user in args.scram_user)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
         if args.command == "fetch":
             log.info("Kafka jars in %s", fetch_jars(args.version))
             return 0
-        return _serve(LocalKafka(args.dir, port=args.port, version=args.version))
+        return _serve(
+            LocalKafka(
+                args.dir,
+                port=args.port,
+                version=args.version,
+                scram_users=users,
+                sasl_port=args.sasl_port,
+            )
+        )
     except KafkaSetupError as exc:
         log.error("%s", exc)
         return 1
@@ -359,6 +429,12 @@ def _serve(kafka: LocalKafka) -> int:
         signal.signal(sig, lambda *_: stop.set())
     try:
         kafka.start()
+        if kafka.scram_users:
+            log.info(
+                "SASL_SSL (SCRAM-SHA-512) on %s; CA: %s",
+                kafka.sasl_ssl_bootstrap_servers,
+                kafka.tls.ca_path,
+            )
         print(kafka.bootstrap_servers, flush=True)  # the one line a script reads
         while not stop.wait(1.0):
             if not kafka.running:

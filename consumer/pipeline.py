@@ -7,6 +7,13 @@ or aborted before the next `consume()`, so a revoke never finds an open transact
 whose partitions moved during it fails to commit (the group generation changed), is aborted,
 and the new owner decides those records instead.
 
+Failures are recovered in the process (SPEC §10): every call that waits on a broker is bounded
+(`consumer.txn`), a failed batch is aborted - or, when its commit's outcome is unknown, the
+producer is replaced (which fences the old one and settles its transaction) and the group's
+committed offsets say whether the batch went through - and the consumer is rewound to what is
+not committed. The watchdog (`consumer.watchdog`) ends the process only if a step overruns its
+bound by far.
+
 The claim metrics (decisions, rule failures, dead letters, claim durations) follow the same
 rule as the outputs: the processor tallies a batch, `_finish` publishes the tally once the batch
 is committed, and every path that aborts or re-reads a batch drops it, so a claim decided twice
@@ -15,38 +22,37 @@ is counted once.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
-import sys
-import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
 
-import orjson
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
+from consumer.callbacks import Callbacks
 from consumer.clients import consumer_config, producer_config
 from consumer.decoding import SchemaRegistryUnavailableError
 from consumer.dlq import DeadLetterRatioError, Headers
+from consumer.errors import KafkaSetupError
 from consumer.metrics import Metrics
 from consumer.processing import ClaimProcessor
 from consumer.ranges import TIMEOUT as RANGE_TIMEOUT
 from consumer.ranges import PartitionRange, reached_end
+from consumer.recovery import Interrupted, Key, Recovery
 from consumer.settings import Settings
+from consumer.txn import BoundedProducer, CommitFailed, StuckCall
+from consumer.watchdog import STUCK_EXIT_CODE, Watchdog
 
 log = logging.getLogger(__name__)
 
+__all__ = ["STUCK_EXIT_CODE", "Pipeline"]
+
 REGISTRY_BACKOFF_SECONDS = 2.0
-# A transactional call still blocked after this many transaction timeouts ends the process
-# with this exit code (EX_TEMPFAIL): see Pipeline._watchdog.
+# A batch (or a recovery step) still unfinished after this many transaction timeouts - every
+# call in it is bounded by one - ends the process through the watchdog.
 STUCK_AFTER_TRANSACTION_TIMEOUTS = 3
-STUCK_EXIT_CODE = 75
-_FENCED = {KafkaError._FENCED, KafkaError.PRODUCER_FENCED, KafkaError.INVALID_PRODUCER_EPOCH}
 
 
-class Pipeline:
+class Pipeline(Recovery, Callbacks):
     """Runs until `stop()` is called or `stop_when()` is true; `run()` returns after a clean
     shutdown (last batch committed, group left)."""
 
@@ -58,6 +64,8 @@ class Pipeline:
         *,
         group_id: str | None = None,
         stop_when: Callable[[], bool] | None = None,
+        watchdog: Watchdog | None = None,
+        largest_record: int = 0,
     ) -> None:
         self.settings = settings
         self.processor = processor
@@ -67,20 +75,29 @@ class Pipeline:
         self.on_batch: Callable[[int], None] | None = None  # called with the running total
         self.exactly_once = settings.processing.guarantee == "exactly_once"
         self.processed = 0
-        self.assigned: set[tuple[str, int]] = set()
-        self.lag: dict[tuple[str, int], int] = {}
+        self.assigned: set[Key] = set()
+        self.lag: dict[Key, int] = {}
         self.last_progress = time.time()
+        # Since when fetched records wait to be committed (monotonic; None: nothing waits).
+        self.waiting_since: float | None = None
+        self._failing_since: float | None = None  # first failure since the last commit
         self._stopping = False
         self._delivery_errors: list[KafkaError] = []
+        self._txn_timeout = settings.processing.transaction_timeout_ms / 1000
+        self._step_limit = STUCK_AFTER_TRANSACTION_TIMEOUTS * self._txn_timeout
+        self.watchdog = watchdog or Watchdog()
+        self._largest_record = largest_record
         # Replay only: where each partition's range ends, and which are not finished yet.
-        self._ends: dict[tuple[str, int], int] = {}
-        self._remaining: set[tuple[str, int]] = set()
+        self._ends: dict[Key, int] = {}
+        self._remaining: set[Key] = set()
         self.consumer = Consumer(
             consumer_config(
                 settings, self.group_id, stats_cb=self._on_stats, **{"statistics.interval.ms": 5000}
             )
         )
-        self.producer = self._new_producer()
+        # Created now, but init_transactions (which fences a running instance with the same
+        # transactional id) waits for `run()`: start-up checks come first.
+        self.producer = self._producer()
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -136,10 +153,16 @@ class Pipeline:
         """Replay: every partition reached its end offset."""
         return not self._remaining
 
+    def stuck_for(self) -> float:
+        """Seconds that fetched records have waited without a commit (0 when none wait)."""
+        since = self.waiting_since
+        return 0.0 if since is None else time.monotonic() - since
+
     def _loop(self) -> None:
         batch_size = self.settings.processing.batch_size
         timeout = self.settings.processing.batch_timeout_ms / 1000
         try:
+            self._init_transactions()
             while not self._stopping and not (self.stop_when and self.stop_when()):
                 messages = self.consumer.consume(batch_size, timeout)
                 if messages:
@@ -149,21 +172,37 @@ class Pipeline:
                     self.metrics.last_progress.set(self.last_progress)
                 if self._remaining:
                     self._mark_done()
+        except Interrupted:
+            log.warning("stopped while recovering; the open batch was not committed")
         finally:
             log.info("closing consumer (leaving the group)", extra={"processed": self.processed})
-            self.consumer.close()
-            self.producer.flush(10)
-            self.producer.close()
+            with self.watchdog.guard("closing the consumer", self._step_limit):
+                self.consumer.close()
+                self.producer.close(wait=10.0)
+            self.watchdog.close()
 
-    def _new_producer(self) -> Producer:
+    def _producer(self) -> BoundedProducer:
         if not self.exactly_once:
-            return Producer(producer_config(self.settings, None, on_delivery=self._on_delivery))
-        producer = Producer(
-            producer_config(self.settings, self.settings.processing.transactional_id)
+            return BoundedProducer(
+                producer_config(
+                    self.settings, None, self._largest_record, on_delivery=self._on_delivery
+                )
+            )
+        return BoundedProducer(
+            producer_config(
+                self.settings, self.settings.processing.transactional_id, self._largest_record
+            )
         )
-        # Fences any earlier instance with this id and completes or aborts its open transaction.
-        producer.init_transactions(self.settings.processing.transaction_timeout_ms / 1000)
-        return producer
+
+    def _init_transactions(self) -> None:
+        """Fence any earlier instance with this transactional id; its open transaction is
+        completed or aborted by the coordinator."""
+        if not self.exactly_once:
+            return
+        try:
+            self.producer.init_transactions(self._txn_timeout)
+        except (KafkaException, StuckCall) as exc:
+            raise KafkaSetupError(f"cannot start transactions: {exc}") from exc
 
     # --- one batch -------------------------------------------------------------------------
 
@@ -172,30 +211,41 @@ class Pipeline:
         records = [m for m in messages if self._usable(m) and self._in_range(m)]
         if not records:
             return
-        first: dict[tuple[str, int], int] = {}
-        nxt: dict[tuple[str, int], int] = {}
+        first: dict[Key, int] = {}
+        nxt: dict[Key, int] = {}
         for m in records:
             tp, offset = (m.topic() or "", m.partition() or 0), m.offset() or 0
             first.setdefault(tp, offset)
             nxt[tp] = offset + 1
+        if self.waiting_since is None:
+            self.waiting_since = time.monotonic()
+        failure: Exception | None = None
+        self.watchdog.arm("a batch's transaction", self._step_limit)
         try:
             if self.exactly_once:
                 self._transact(records, nxt)
             else:
                 self._deliver_then_commit(records, nxt)
         except DeadLetterRatioError:
-            self._abort_quietly()
+            self.watchdog.disarm()
+            self._abort()
             raise
-        except SchemaRegistryUnavailableError as exc:
-            log.warning("schema registry unavailable; retrying", extra={"error": str(exc)})
-            self._abort_quietly()
-            self._rewind(first)
+        except (SchemaRegistryUnavailableError, CommitFailed, KafkaException, StuckCall) as exc:
+            failure = exc
+        finally:
+            # Recovery arms the watchdog step by step: a broker that stays away for long is
+            # waited for in the process, not ended by this batch's deadline.
+            self.watchdog.disarm()
+        if failure is None:
+            self._finish(records, started)
+        elif isinstance(failure, CommitFailed):
+            self._recover_commit(failure, first, nxt, records, started)
+        elif isinstance(failure, SchemaRegistryUnavailableError):
+            log.warning("schema registry unavailable; retrying", extra={"error": str(failure)})
+            self._recover(None, first)
             time.sleep(REGISTRY_BACKOFF_SECONDS)
-            return
-        except KafkaException as exc:
-            self._recover(exc.args[0], first)
-            return
-        self._finish(records, started)
+        else:
+            self._recover(failure, first)
 
     def _in_range(self, msg: Message) -> bool:
         """Replay: drop records fetched past a partition's end offset."""
@@ -214,7 +264,6 @@ class Pipeline:
         return False
 
     def _produce_all(self, records: list[Message]) -> None:
-        self.metrics.records_consumed.labels(self.settings.topics.input).inc(len(records))
         produce = self.producer.produce  # the per-record loop: no call it does not need
         for msg, (topic, value, headers) in zip(
             records, self.processor.process_batch(records), strict=True
@@ -229,59 +278,32 @@ class Pipeline:
     def _produce_when_room(
         self, topic: str, value: bytes, key: bytes | None, headers: Headers
     ) -> None:
-        """The producer's queue is full: let deliveries drain, then produce."""
+        """The producer's queue is full: let deliveries drain, then produce (bounded: a queue
+        that stays full means the brokers do not take records, and the batch is aborted)."""
+        deadline = time.monotonic() + self._txn_timeout
         while True:
             self.producer.poll(0.1)
             try:
                 self.producer.produce(topic, value, key, headers=headers)
                 return
             except BufferError:
-                continue
+                if time.monotonic() > deadline:
+                    raise KafkaException(
+                        KafkaError(KafkaError._QUEUE_FULL, "producer queue still full")
+                    ) from None
 
-    def _transact(self, records: list[Message], nxt: dict[tuple[str, int], int]) -> None:
+    def _transact(self, records: list[Message], nxt: dict[Key, int]) -> None:
         self.producer.begin_transaction()
         self._produce_all(records)
         offsets = [TopicPartition(t, p, o) for (t, p), o in nxt.items()]
-        group = self.consumer.consumer_group_metadata()
-        # Bounded (librdkafka's default is no limit); a timeout here aborts the batch.
-        timeout = self.settings.processing.transaction_timeout_ms / 1000
-        with self._watchdog("send_offsets_to_transaction/commit_transaction"):
-            self.producer.send_offsets_to_transaction(offsets, group, timeout)
-            self.producer.commit_transaction()
+        self.producer.commit(offsets, self.consumer.consumer_group_metadata(), self._txn_timeout)
         self.metrics.transactions.labels("committed").inc()
 
-    @contextlib.contextmanager
-    def _watchdog(self, what: str) -> Iterator[None]:
-        """End the process if the calls inside stay blocked far past the transaction timeout.
-
-        librdkafka does not always enforce its own timeouts: send_offsets_to_transaction blocks
-        for good when the group coordinator goes away during the call (seen here after a broker
-        restart; confluentinc/librdkafka#5456 and #5511, open). A process blocked in C holds
-        its partitions and never recovers; exiting is a kill -9 at a batch boundary, after
-        which a restart (same transactional id) resumes from the committed offsets.
-        """
-        limit = STUCK_AFTER_TRANSACTION_TIMEOUTS * self.settings.processing.transaction_timeout_ms
-        timer = threading.Timer(limit / 1000, self._give_up, (what, limit / 1000))
-        timer.daemon = True
-        timer.start()
-        try:
-            yield
-        finally:
-            timer.cancel()
-
-    def _give_up(self, what: str, seconds: float) -> None:
-        message = (
-            f"{what} still blocked after {seconds:.0f}s (librdkafka did not time it out); "
-            "exiting so that a restart resumes from the committed offsets"
-        )
-        log.critical(message)
-        print(f"infusion-validator: error: {message}", file=sys.stderr, flush=True)
-        os._exit(STUCK_EXIT_CODE)
-
-    def _deliver_then_commit(self, records: list[Message], nxt: dict[tuple[str, int], int]) -> None:
+    def _deliver_then_commit(self, records: list[Message], nxt: dict[Key, int]) -> None:
         self._delivery_errors.clear()
         self._produce_all(records)
-        self.producer.flush()
+        if self.producer.flush(self._txn_timeout):
+            raise KafkaException(KafkaError(KafkaError._TIMED_OUT, "deliveries not confirmed"))
         if self._delivery_errors:
             raise KafkaException(self._delivery_errors[0])
         offsets = [TopicPartition(t, p, o) for (t, p), o in nxt.items()]
@@ -290,10 +312,18 @@ class Pipeline:
     def _finish(self, records: list[Message], started: float) -> None:
         """The batch is committed: publish its claim metrics (before `processed` moves, which
         is what callers wait on), progress, batch duration and end-to-end latency."""
+        self.metrics.records_consumed.labels(self.settings.topics.input).inc(len(records))
         self.processor.tally.publish(self.metrics)
         now = time.time()
         self.processed += len(records)
         self.last_progress = now
+        self.waiting_since = None
+        if self._failing_since is not None:
+            log.info(
+                "transactions resumed",
+                extra={"after_seconds": round(time.monotonic() - self._failing_since, 3)},
+            )
+            self._failing_since = None
         self.metrics.last_progress.set(now)
         self.metrics.batch_duration.observe(time.perf_counter() - started)
         if self.on_batch:
@@ -312,105 +342,3 @@ class Pipeline:
         if done:
             self._remaining.difference_update(done)
             self.consumer.pause([TopicPartition(t, p) for t, p in done])
-
-    # --- failure paths ---------------------------------------------------------------------
-
-    def _recover(self, error: KafkaError, first: dict[tuple[str, int], int]) -> None:
-        """Abort (or rebuild the producer when fenced), then rewind to the batch's start."""
-        self.processor.tally.clear()  # the batch will be decided again
-        if error.code() in _FENCED or (error.fatal() and self.exactly_once):
-            self.metrics.transactions.labels("fenced").inc()
-            log.error("producer fenced; recreating it", extra={"error": error.str()})
-            self._replace_producer()
-        else:
-            self.metrics.transactions.labels("aborted").inc()
-            log.warning("batch aborted; re-reading it", extra={"error": error.str()})
-            self._abort_quietly()
-        self._rewind(first)
-
-    def _rewind(self, first: dict[tuple[str, int], int]) -> None:
-        """Seek back to the batch's first records, so the next batch re-reads them."""
-        for (topic, partition), offset in first.items():
-            if (topic, partition) in self.assigned:
-                self.consumer.seek(TopicPartition(topic, partition, offset))
-
-    def _abort_quietly(self) -> None:
-        self.processor.tally.clear()  # under either guarantee: the batch is not committed
-        if not self.exactly_once:
-            return
-        try:
-            # Bounded: without a timeout librdkafka waits as long as it takes, and after a
-            # broker restart that can be forever (waiting for a producer-id bump).
-            self.producer.abort_transaction(self.settings.processing.transaction_timeout_ms / 1000)
-        except KafkaException as exc:  # not confirmed (or none open): start over with a new one
-            log.warning("abort_transaction failed", extra={"error": str(exc)})
-            self._replace_producer()
-
-    def _replace_producer(self) -> None:
-        """A new producer with the same transactional id fences the old one and has the
-        coordinator finish or abort the old one's transaction. Retried here until the
-        coordinator answers, not left to the next batch: after a broker restart the consumer
-        may deliver none while the old producer's transaction is unresolved (seen in the
-        broker-restart test). The watchdog bounds the wait."""
-        with self._watchdog("init_transactions"):
-            while True:
-                try:
-                    self.producer = self._new_producer()
-                    return
-                except KafkaException as exc:
-                    log.error("cannot recreate the producer yet", extra={"error": str(exc)})
-                    time.sleep(1.0)
-
-    # --- callbacks -------------------------------------------------------------------------
-
-    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        self.metrics.rebalances.labels("assign").inc()
-        self.assigned |= {(p.topic, p.partition) for p in partitions}
-        self.metrics.assigned_partitions.set(len(self.assigned))
-        log.info(
-            "partitions assigned", extra={"partitions": sorted(p.partition for p in partitions)}
-        )
-
-    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        self._drop(partitions, "revoke")
-
-    def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        self._drop(partitions, "lost")
-
-    def _drop(self, partitions: list[TopicPartition], kind: str) -> None:
-        self.metrics.rebalances.labels(kind).inc()
-        for p in partitions:
-            self.assigned.discard((p.topic, p.partition))
-            self.lag.pop((p.topic, p.partition), None)
-            with contextlib.suppress(KeyError):  # no stats seen yet for it
-                self.metrics.consumer_lag.remove(p.topic, str(p.partition))
-        self.metrics.assigned_partitions.set(len(self.assigned))
-        log.info(
-            "partitions revoked" if kind == "revoke" else "partitions lost",
-            extra={"partitions": sorted(p.partition for p in partitions)},
-        )
-
-    def _on_delivery(self, error: KafkaError | None, _msg: Any) -> None:
-        if error is not None:
-            self._delivery_errors.append(error)
-
-    def _on_stats(self, stats_json: str) -> None:
-        """librdkafka statistics: per-partition lag of the partitions being fetched."""
-        stats = orjson.loads(stats_json)
-        for topic, tstats in stats.get("topics", {}).items():
-            for part, pstats in tstats.get("partitions", {}).items():
-                if pstats.get("fetch_state") != "active" or int(part) < 0:
-                    continue
-                # Under exactly-once the offsets are committed by the producer's transaction,
-                # so librdkafka's own `consumer_lag` (from the consumer's commits) goes stale;
-                # measure from the last stable offset to the position handed to us instead.
-                end = pstats.get("ls_offset", -1)
-                position = pstats.get("app_offset", -1)
-                if position < 0:
-                    position = pstats.get("committed_offset", -1)
-                if end < 0 or position < 0:
-                    continue
-                lag = max(0, end - position)
-                self.lag[(topic, int(part))] = lag
-                self.metrics.consumer_lag.labels(topic, part).set(lag)
-        self.metrics.producer_queue.set(len(self.producer))

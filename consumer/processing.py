@@ -18,7 +18,7 @@ from typing import Any, NamedTuple, Protocol
 
 from consumer import __version__
 from consumer._native import History, StreamDecider
-from consumer.dlq import VALUE_OMITTED, DeadLetterGuard, Headers, dead_letter_headers
+from consumer.dlq import VALUE_OMITTED, DeadLetterGuard, Headers, dead_letter_headers, fits_dlq
 from consumer.encoding import claim_body
 from consumer.engine import Engine
 from consumer.errors import DecodeError
@@ -100,6 +100,9 @@ def stream_decider(
 
 class ClaimProcessor:
     """Decide what the engine reads where it lies; decode the rest, or dead-letter it."""
+
+    # The DLQ topic's max.message.bytes, read at start-up (None: unknown).
+    dlq_max_bytes: int | None = None
 
     def __init__(
         self,
@@ -191,11 +194,10 @@ class ClaimProcessor:
         )
         headers = dead_letter_headers(error_class, message, topic, part, offset)
         value = msg.value() or b""
-        if error_class == "oversized":
-            # A value over max_value_bytes may be more than the producer or the DLQ topic
-            # takes, and a dead letter that cannot be written stalls the partition (the batch
-            # is aborted and re-read forever): keep its size, not its bytes. The record itself
-            # stays at its source coordinates in the input topic.
+        if error_class == "oversized" and not fits_dlq(len(value), self.dlq_max_bytes):
+            # More than the DLQ topic takes: a dead letter that cannot be written stalls the
+            # partition (the batch is aborted and re-read forever), so keep its size, not its
+            # bytes. The record itself stays at its source coordinates in the input topic.
             headers.append((VALUE_OMITTED, str(len(value)).encode()))
             value = b""
         return (self.topics.dlq if self.keep_dead_letters else "", value, headers)

@@ -1,18 +1,18 @@
 """`infusion-validator run`: wire settings, engine, codecs, metrics, HTTP and the Kafka loop.
 
-Start-up fails fast with one line (bad settings, bad rule file, unreachable brokers, missing
-topics); after that the service runs until SIGTERM/SIGINT, then finishes its batch, commits,
-leaves the group and returns 0.
+Start-up checks everything before it touches Kafka state (SPEC §10): the clients' properties,
+the HTTP port, the rule set, then the brokers, credentials, TLS and topics - each failure one
+line and a non-zero exit. Only then does the loop call init_transactions, which fences a running
+instance with the same transactional id. After that the service runs until SIGTERM/SIGINT, then
+finishes its batch, commits, leaves the group and returns 0.
 """
 
 from __future__ import annotations
 
 import gc
 import logging
-import signal
 import time
 from dataclasses import dataclass
-from types import FrameType
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.gc_collector import GCCollector
@@ -20,13 +20,15 @@ from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 
 from consumer import __version__
-from consumer.clients import check_cluster
 from consumer.engine import RULE_IDS, Engine
+from consumer.errors import ConfigError
 from consumer.http import HealthServer
 from consumer.metrics import Metrics
 from consumer.pipeline import Pipeline
+from consumer.preflight import check_client_properties, check_cluster
 from consumer.processing import ENGINE_ERROR
 from consumer.settings import Settings
+from consumer.signals import Signals
 from consumer.wire import DLQ_ERROR_CLASSES, Wire
 
 log = logging.getLogger(__name__)
@@ -44,9 +46,16 @@ class Service:
     pipeline: Pipeline
 
     def readiness(self) -> tuple[bool, str]:
+        """Ready: partitions assigned, and the loop commits what it fetches. Records fetched
+        and not committed within the transaction timeout mean it is stuck (e.g. a broker
+        restart it is recovering from), whatever the lag gauge - updated only by the
+        consumer's statistics, so possibly stale - says."""
         pipeline = self.pipeline
         if not pipeline.assigned:
             return False, "no partitions assigned"
+        stuck = pipeline.stuck_for()
+        if stuck > self.settings.processing.transaction_timeout_ms / 1000:
+            return False, f"stuck: fetched records not committed for {stuck:.0f}s"
         idle = time.time() - pipeline.last_progress
         if idle > STALL_SECONDS and sum(pipeline.lag.values()) > 0:
             return False, f"stalled: no progress for {idle:.0f}s with lag"
@@ -63,18 +72,24 @@ def new_registry() -> CollectorRegistry:
 
 
 def build_service(
-    settings: Settings, *, engine: Engine | None = None, keep_dead_letters: bool = True
+    settings: Settings,
+    *,
+    engine: Engine | None = None,
+    keep_dead_letters: bool = True,
+    registry: CollectorRegistry | None = None,
 ) -> Service:
     """Everything `run` (or a replay) needs, checked: raises a one-line error instead of
-    starting half-way."""
+    starting half-way. Nothing here changes Kafka state."""
+    check_client_properties(settings)
     engine = engine or Engine.load(settings.rules)
     topics = settings.topics
-    check_cluster(settings, [topics.input, topics.accepted, topics.pended, topics.dlq])
-    registry = new_registry()
+    limits = check_cluster(settings, [topics.input, topics.accepted, topics.pended, topics.dlq])
+    registry = registry or new_registry()
     metrics = Metrics(registry, RULE_IDS, (*DLQ_ERROR_CLASSES, ENGINE_ERROR))
     metrics.describe_build(engine.policy_id, engine.versions)
     processor = Wire.build(settings).processor(engine, keep_dead_letters=keep_dead_letters)
-    pipeline = Pipeline(settings, processor, metrics)
+    processor.dlq_max_bytes = limits.dlq_max_bytes
+    pipeline = Pipeline(settings, processor, metrics, largest_record=limits.dlq_max_bytes or 0)
     # What is loaded now (rule sets, the ICD-10-CM tables: ~630,000 objects) lives as long as
     # the process. A full cyclic-GC pass over it takes ~140 ms, a stall in whatever batch it
     # lands in; frozen, the collector only walks what the stream allocates.
@@ -82,18 +97,28 @@ def build_service(
     return Service(settings, engine, registry, metrics, pipeline)
 
 
-def run(settings: Settings) -> int:
+def run(settings: Settings, signals: Signals) -> int:
+    """The service until a signal; `signals` was installed before the settings were read."""
     log.info("starting", extra={"version": __version__, "settings": settings.masked()})
-    service = build_service(settings)
-    http = HealthServer(settings.http.host, settings.http.port, service.registry, service.readiness)
+    started = time.monotonic()
+    registry = new_registry()
+    services: list[Service] = []
 
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
-        log.info("shutdown requested", extra={"signal": signal.Signals(signum).name})
-        service.pipeline.stop()
+    def readiness() -> tuple[bool, str]:
+        return services[0].readiness() if services else (False, "starting")
 
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
     try:
+        http = HealthServer(settings.http.host, settings.http.port, registry, readiness)
+    except OSError as exc:
+        raise ConfigError(
+            f"http.port {settings.http.port} on {settings.http.host}: cannot listen "
+            f"({exc.strerror}); another process may hold it"
+        ) from None
+    try:
+        service = build_service(settings, registry=registry)
+        services.append(service)
+        signals.running(service.pipeline.stop)
+        log.info("started", extra={"seconds": round(time.monotonic() - started, 3)})
         service.pipeline.run()
     finally:
         http.close()

@@ -8,22 +8,27 @@ passes through `kafka.properties` (YAML mapping, or JSON in `INFUSION_VALIDATOR_
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import socket
 from pathlib import Path
 from typing import Any, Literal
 
+import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     YamlConfigSettingsSource,
 )
 
 from consumer.errors import ConfigError
 
-CONFIG_ENV = "INFUSION_VALIDATOR_CONFIG"
+ENV_PREFIX = "INFUSION_VALIDATOR_"
+CONFIG_ENV = f"{ENV_PREFIX}CONFIG"
 
 
 class _Group(BaseModel):
@@ -66,7 +71,12 @@ class ProcessingSettings(_Group):
     # Under light load a batch is whatever arrived within this time: it bounds the decision
     # latency (SPEC §9: p99 <= 50 ms at half load); at full load batches fill before it.
     batch_timeout_ms: int = Field(default=10, ge=1, le=60_000)
-    transaction_timeout_ms: int = Field(default=30_000, ge=1000)
+    # After a crash, read_committed readers of the outputs wait for the dead instance's open
+    # transaction until it times out (unless a restarted instance fences it first): a short
+    # timeout keeps that stall short, but every batch - processing, produce and commit - must
+    # finish within it or be aborted. 10 s, as Kafka Streams uses under exactly-once; a batch
+    # takes well under a second here.
+    transaction_timeout_ms: int = Field(default=10_000, ge=1000)
     # Stable per instance, so a restarted instance fences and aborts its predecessor's open
     # transaction at once instead of leaving read_committed readers waiting for the timeout.
     transactional_id: str = Field(
@@ -125,6 +135,10 @@ class Settings(BaseSettings):
     shadow: ShadowSettings = ShadowSettings()
     http: HttpSettings = HttpSettings()
     group_id: str = "infusion-validator"
+    # Static group membership (group.instance.id, KIP-345): an instance that comes back with
+    # the same id within session.timeout.ms gets its partitions back without a rebalance. One
+    # per instance (the chart uses the pod name); unset: dynamic membership.
+    group_instance_id: str | None = None
     wire_format: Literal["raw", "confluent"] | None = Field(
         default=None, description="default: confluent when a registry URL is set, else raw"
     )
@@ -166,11 +180,12 @@ class Settings(BaseSettings):
 
 
 def load_settings(config_file: str | None = None, **overrides: Any) -> Settings:
-    """Validate the settings, or raise ConfigError with one line naming each bad key."""
-    if config_file:
-        if not Path(config_file).is_file():
-            raise ConfigError(f"config file {config_file}: no such file")
-        os.environ[CONFIG_ENV] = config_file
+    """Validate the settings, or raise ConfigError with one line naming each bad key (never a
+    value: it may be a secret)."""
+    path = config_file or os.environ.get(CONFIG_ENV)
+    if path:
+        _check_config_file(path, "--config" if config_file else CONFIG_ENV)
+        os.environ[CONFIG_ENV] = path
     try:
         return Settings(**overrides)
     except ValidationError as exc:
@@ -178,5 +193,39 @@ def load_settings(config_file: str | None = None, **overrides: Any) -> Settings:
             f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
         )
         raise ConfigError(f"invalid settings: {problems}") from exc
-    except (OSError, ValueError) as exc:  # unreadable or malformed YAML file
-        raise ConfigError(f"config file {os.environ.get(CONFIG_ENV)}: {exc}") from exc
+    except SettingsError as exc:  # a nested value from the environment that is not JSON
+        raise ConfigError(_describe_env_error(exc)) from exc
+
+
+def _check_config_file(path: str, source: str) -> None:
+    """A config file that is missing, unreadable or not a YAML mapping is an error of its own
+    (pydantic-settings would silently take the defaults, or raise a multi-line parser error)."""
+    where = f"config file {path} (from {source})"
+    try:
+        data = yaml.safe_load(Path(path).read_text("utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{where}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{where}: cannot be read ({exc.__class__.__name__})") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "malformed"
+        raise ConfigError(f"{where}: not valid YAML{at}: {problem}") from None
+    if data is not None and not isinstance(data, dict):
+        raise ConfigError(
+            f"{where}: the top level must be a mapping of settings, not a {type(data).__name__}"
+        )
+
+
+def _describe_env_error(exc: SettingsError) -> str:
+    field = re.search(r'field "([^"]+)"', str(exc))
+    group = f"{ENV_PREFIX}{field.group(1).upper()}" if field else ENV_PREFIX
+    for name, value in os.environ.items():
+        if not name.upper().startswith(group) or value.strip()[:1] not in "[{":
+            continue
+        try:
+            json.loads(value)
+        except ValueError as bad:
+            return f"environment variable {name}: not valid JSON ({bad}); give a JSON object"
+    return f"settings from the environment ({group}...): {exc}"

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import time
 import uuid
 import warnings
@@ -41,6 +42,11 @@ _DEFAULT_IMAGE = "confluentinc/cp-kafka:7.9.0"
 _TIMEOUT = 30.0
 
 TopicFactory = Callable[..., str]
+# The SCRAM-SHA-512 user of the local broker's SASL_SSL listener. The password is new each
+# session, so a test can look for it in logs and be sure it was never printed; tests get it from
+# the `scram_password` fixture (a module importing this file would get a copy with another one).
+SCRAM_USER = "it-validator"
+_SCRAM_PASSWORD = secrets.token_urlsafe(18)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -102,7 +108,7 @@ def kafka_broker() -> Iterator[Broker]:
         finally:
             container.stop()
         return
-    kafka, failure = LocalKafka(), ""
+    kafka, failure = LocalKafka(scram_users={SCRAM_USER: _SCRAM_PASSWORD}), ""
     try:
         kafka.start()
     except KafkaSetupError as exc:  # start() killed any JVM; keep the work dir if it has a log
@@ -168,6 +174,30 @@ def schema_registry() -> Iterator[Registry]:
         yield Registry(registry.url, "local", registry)
     finally:
         registry.close()
+
+
+@pytest.fixture(scope="session")
+def scram_password() -> str:
+    """The password of `SCRAM_USER` on the SASL_SSL listener of `secure_kafka`."""
+    return _SCRAM_PASSWORD
+
+
+@pytest.fixture(scope="session")
+def secure_kafka(kafka_broker: Broker) -> Iterator[LocalKafka]:
+    """A local broker with a SASL_SSL listener (SCRAM-SHA-512 user `SCRAM_USER`, a CA made by
+    the project): the session's own when it is local, else one started for these tests."""
+    if kafka_broker.local is not None and kafka_broker.local.scram_users:
+        yield kafka_broker.local
+        return
+    kafka = LocalKafka(scram_users={SCRAM_USER: _SCRAM_PASSWORD})
+    try:
+        kafka.start()
+    except KafkaSetupError as exc:
+        pytest.fail(f"no local broker with a SASL_SSL listener: {exc}", pytrace=False)
+    try:
+        yield kafka
+    finally:
+        kafka.close()
 
 
 @pytest.fixture(scope="session")

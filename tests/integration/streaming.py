@@ -57,9 +57,6 @@ T = TypeVar("T")
 # librdkafka properties for the validator's clients. A killed member keeps its partitions until
 # its session expires: 6 s (the broker's minimum) instead of 45 s keeps restarts quick.
 FAST_GROUP = {"session.timeout.ms": 6000, "heartbeat.interval.ms": 1000}
-# Far below the 30 s default: a transaction left open by a dying broker connection does not
-# hold read_committed readers back for long.
-TRANSACTION_TIMEOUT_MS = 10_000
 
 
 def wait_for(
@@ -111,14 +108,15 @@ def make_topics(
     *,
     output_partitions: int = 3,
     input_config: Mapping[str, str] | None = None,
+    dlq_config: Mapping[str, str] | None = None,
 ) -> Topics:
     """A fresh input/accepted/pended/dlq set for one test (deleted at teardown); only the
-    input gets `input_config`, the outputs keep the broker's defaults."""
+    input gets `input_config` and the DLQ `dlq_config`, the rest the broker's defaults."""
     return Topics(
         input=topic_factory(input_partitions, prefix="in", config=input_config),
         accepted=topic_factory(output_partitions, prefix="accepted"),
         pended=topic_factory(output_partitions, prefix="pended"),
-        dlq=topic_factory(1, prefix="dlq"),
+        dlq=topic_factory(1, prefix="dlq", config=dlq_config),
     )
 
 
@@ -498,8 +496,10 @@ class Validator:
         transactional_id: str | None = None,
         env: Mapping[str, str] | None = None,
         kafka_properties: Mapping[str, Any] | None = None,
+        args: Sequence[str] = (),
     ) -> None:
         self.name = name
+        self.args = list(args)  # after `run`
         self.log_dir = log_dir
         self.transactional_id = transactional_id or f"it-{name}-{uuid.uuid4().hex[:8]}"
         base = {k: v for k, v in os.environ.items() if not k.startswith("INFUSION_VALIDATOR_")}
@@ -509,7 +509,6 @@ class Validator:
             **topics.env(),
             "INFUSION_VALIDATOR_GROUP_ID": group_id,
             "INFUSION_VALIDATOR_PROCESSING__TRANSACTIONAL_ID": self.transactional_id,
-            "INFUSION_VALIDATOR_PROCESSING__TRANSACTION_TIMEOUT_MS": str(TRANSACTION_TIMEOUT_MS),
             "INFUSION_VALIDATOR_KAFKA__PROPERTIES": orjson.dumps(
                 {**FAST_GROUP, **(kafka_properties or {})}
             ).decode(),
@@ -532,7 +531,7 @@ class Validator:
         self.log_path = self.log_dir / f"{self.name}-{self.runs}.log"
         with self.log_path.open("wb") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "consumer", "run"],
+                [sys.executable, "-m", "consumer", "run", *self.args],
                 env=self.env,
                 cwd=REPO,
                 stdin=subprocess.DEVNULL,

@@ -101,14 +101,14 @@ GUARD = {
     "INFUSION_VALIDATOR_PROCESSING__DLQ_WINDOW": "20",
     "INFUSION_VALIDATOR_PROCESSING__DLQ_MAX_RATIO": "0.5",
 }
-TWO_MB = 2 * 1024 * 1024
+TEN_MB = 10 * 1024 * 1024
 # Under the validator's max_value_bytes (1 MiB) and the broker's default max.message.bytes,
 # over librdkafka's default producer message.max.bytes (1,000,000).
 NEAR_LIMIT = 1_040_000
 # The input topic takes the 2 MB record (an upstream allowed to write big records); the DLQ
 # keeps the broker's default limit.
-BIG_INPUT = {"max.message.bytes": str(4 * 1024 * 1024)}
-BIG_PRODUCER = {"message.max.bytes": 8 * 1024 * 1024}
+BIG_INPUT = {"max.message.bytes": str(12 * 1024 * 1024)}
+BIG_PRODUCER = {"message.max.bytes": 16 * 1024 * 1024}
 
 
 def _special_records(
@@ -133,7 +133,7 @@ def _special_records(
         ("empty value", b"", "empty_value"),
         ("tombstone", None, "empty_value"),
         ("value near the 1 MiB limit", rnd.randbytes(NEAR_LIMIT), None),
-        ("2 MB value", rnd.randbytes(TWO_MB), "oversized"),
+        ("10 MB value", rnd.randbytes(TEN_MB), "oversized"),
         ("1000 lines", encode(thousand_lines), "too_many_lines"),
         ("no lines", encode(no_lines), "no_lines"),
     ]
@@ -156,7 +156,10 @@ def test_poison_records_are_dead_lettered_and_odd_claims_pended_while_the_stream
     validators: Callable[..., Validator],
     unique_group_id: str,
 ) -> None:
-    topics = make_topics(topic_factory, 1, output_partitions=1, input_config=BIG_INPUT)
+    # The DLQ takes what the input takes, so an oversized record goes there whole.
+    topics = make_topics(
+        topic_factory, 1, output_partitions=1, input_config=BIG_INPUT, dlq_config=BIG_INPUT
+    )
     encode = claim_encoder(kafka_bootstrap, topics)
     poison, odd_claims = _special_records(encode, seed=404)
     specials: list[tuple[str, bytes | None, str | None, dict[str, Any] | None]] = [
@@ -206,11 +209,8 @@ def test_poison_records_are_dead_lettered_and_odd_claims_pended_while_the_stream
         name, value, error_class, _ = specials[s]
         partition, offset = coordinates[index]
         assert r.key == items[index][0], name
-        if error_class == "oversized":  # size only: the value may not fit the DLQ topic
-            assert not r.value, name
-            assert r.header("dlq.value.omitted.bytes") == str(len(value or b"")), name
-        else:
-            assert (r.value or b"") == (value or b""), name
+        assert (r.value or b"") == (value or b""), name  # oversized too: the DLQ holds it
+        assert "dlq.value.omitted.bytes" not in r.headers, name
         assert r.header("dlq.source.topic") == topics.input, name
         assert (int(r.header("dlq.source.partition")), int(r.header("dlq.source.offset"))) == (
             partition,
@@ -226,6 +226,43 @@ def test_poison_records_are_dead_lettered_and_odd_claims_pended_while_the_stream
     for error_class, count in dead_by_class.items():
         sample = ("infusion_validator_dlq_records_total", frozenset({("error_class", error_class)}))
         assert metrics[sample] == count, error_class
+
+
+def test_a_dlq_smaller_than_the_input_is_a_start_up_warning_and_keeps_the_size_only(
+    kafka_bootstrap: str,
+    topic_factory: Callable[..., str],
+    validators: Callable[..., Validator],
+    unique_group_id: str,
+) -> None:
+    topics = make_topics(topic_factory, 1, output_partitions=1, input_config=BIG_INPUT)
+    claims = list(generate_claims(20, seed=606))
+    big = random.Random(607).randbytes(3 * 1024 * 1024)
+    produce_values(kafka_bootstrap, topics.input, [(b"big", big)], config=BIG_PRODUCER)
+    produce_claims(kafka_bootstrap, topics, claims)
+    validator = validators(topics).start()
+    group = GroupWatcher(kafka_bootstrap, unique_group_id, topics.input)
+    try:
+        group.wait_caught_up(60, lambda: f"\n{validator.tail()}")
+        code, _ = validator.terminate()
+    finally:
+        group.close()
+    assert code == 0, validator.tail()
+    warning = validator.events(
+        "the DLQ topic cannot hold every record the input topic accepts: an oversized record "
+        "larger than the DLQ's limit goes there without its value"
+    )
+    assert len(warning) == 1, validator.tail()
+    assert warning[0]["input_topic"] == topics.input
+    assert warning[0]["dlq_topic"] == topics.dlq
+    assert warning[0]["input_max_message_bytes"] == 12 * 1024 * 1024
+    assert warning[0]["dlq_max_message_bytes"] < warning[0]["input_max_message_bytes"]
+    (dead,) = read_all(kafka_bootstrap, [topics.dlq])
+    assert not dead.value
+    assert dead.header("dlq.value.omitted.bytes") == str(len(big))
+    assert dead.header("dlq.error.class") == "oversized"
+    assert_exactly_once(
+        read_all(kafka_bootstrap, topics.decisions), {c["event_id"] for c in claims}
+    )
 
 
 def test_a_stream_of_mostly_garbage_stops_the_service_loudly_and_commits_none_of_it(

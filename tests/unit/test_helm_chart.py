@@ -47,6 +47,7 @@ WORKLOAD_KINDS = {"StatefulSet", "Deployment", "Job", "Pod"}
 CHART_MANAGED = {
     "rules",
     "processing.transactional_id",
+    "group_instance_id",
     "kafka.ssl_ca_location",
     "kafka.ssl_certificate_location",
     "kafka.ssl_key_location",
@@ -638,13 +639,22 @@ def test_transactional_id_is_stable_per_pod() -> None:
     )
 
 
+def test_static_group_membership_uses_the_pod_name() -> None:
+    env = env_of(validator(render()))
+    assert env["INFUSION_VALIDATOR_GROUP_INSTANCE_ID"]["value"] == "$(POD_NAME)"
+    names = list(env)
+    assert names.index("POD_NAME") < names.index("INFUSION_VALIDATOR_GROUP_INSTANCE_ID")
+    dynamic = env_of(validator(render("--set", "staticGroupMembership=false")))
+    assert "INFUSION_VALIDATOR_GROUP_INSTANCE_ID" not in dynamic
+
+
 def test_termination_grace_period_covers_the_transaction_timeout() -> None:
     grace = pod_spec(render())["terminationGracePeriodSeconds"]
-    assert grace >= 30 + 5
+    assert grace >= 10 + 5  # the default transaction timeout is 10 s
     docs = render("--set", "config.processing.transaction_timeout_ms=120000")
     assert pod_spec(docs)["terminationGracePeriodSeconds"] >= 125
-    error = render_error("--set", "terminationGracePeriodSeconds=20")
-    assert "terminationGracePeriodSeconds=20 is too short" in error
+    error = render_error("--set", "terminationGracePeriodSeconds=12")
+    assert "terminationGracePeriodSeconds=12 is too short" in error
 
 
 # --------------------------------------------------------------------------------------------

@@ -103,7 +103,7 @@ Usage: include "infusion-validator.imageRef" (dict "image" .Values.image "defaul
 {{/* processing.transaction_timeout_ms of the settings, in whole seconds (rounded up). */}}
 {{- define "infusion-validator.transactionTimeoutSeconds" -}}
 {{- $processing := .Values.config.processing | default dict }}
-{{- $ms := $processing.transaction_timeout_ms | default 30000 | int }}
+{{- $ms := $processing.transaction_timeout_ms | default 10000 | int }}
 {{- div (add $ms 999) 1000 }}
 {{- end }}
 

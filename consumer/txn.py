@@ -1,0 +1,191 @@
+"""The producer with every call that waits on a coordinator bounded, so that a broker restart is
+survived in the process (SPEC §10).
+
+librdkafka does not always keep its own timeouts: `send_offsets_to_transaction` can block for
+good when the group coordinator's broker goes away during the call - the coordinator request
+is only re-tried on a later broker state change, which may never come (confluentinc/librdkafka
+#5456 and #5511, open in 2.16). A call blocked in C cannot be interrupted from Python, so these
+calls run on a worker thread of the producer's own and the loop waits for them at most a
+deadline. A producer whose call overran is *abandoned*: the loop replaces it (the new producer's
+`init_transactions` fences it and has the coordinator finish its transaction), and the worker
+closes it if the call ever returns.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from confluent_kafka import KafkaError, KafkaException, Producer, TopicPartition
+
+log = logging.getLogger(__name__)
+
+# How long past librdkafka's own timeout a call may take before it counts as stuck.
+GRACE_SECONDS = 2.0
+# Abandoned producers whose call has not returned yet: each holds a thread and its sockets.
+# Past this many the process gives up (see Pipeline) instead of leaking more.
+MAX_STUCK = 3
+
+
+class StuckCall(Exception):  # noqa: N818 (an outcome, not a bug)
+    """A call did not return within its bound; its producer has been abandoned."""
+
+    def __init__(self, what: str, seconds: float) -> None:
+        super().__init__(f"{what} did not return within {seconds:.0f}s")
+        self.what = what
+
+
+class CommitFailed(Exception):  # noqa: N818
+    """`send_offsets_to_transaction` + `commit_transaction` failed. `abortable`: the transaction
+    was certainly not committed and may be aborted; otherwise its outcome is unknown until a new
+    producer has fenced this one (then the group's committed offsets tell)."""
+
+    def __init__(self, cause: Exception, *, abortable: bool) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+        self.abortable = abortable
+
+
+@dataclass(eq=False, slots=True)
+class _Job:
+    fn: Callable[[], Any]
+    done: threading.Event = field(default_factory=threading.Event)
+    result: Any = None
+    error: BaseException | None = None
+
+
+class BoundedProducer:
+    """A `confluent_kafka.Producer` plus the worker thread its blocking calls run on.
+
+    `produce`, `poll` and `len()` stay on the caller's thread (they never block)."""
+
+    stuck: ClassVar[int] = 0  # process-wide count of abandoned producers still in a call
+    _lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self, config: dict[str, Any], name: str = "producer") -> None:
+        self.producer = Producer(config)
+        self.produce = self.producer.produce  # the per-record hot path: no wrapper
+        self.poll = self.producer.poll
+        self.abandoned = False
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._work, name=name, daemon=True)
+        self._thread.start()
+
+    def __len__(self) -> int:
+        return len(self.producer)
+
+    # --- bounded calls ---------------------------------------------------------------------
+
+    def call(self, what: str, fn: Callable[[], Any], seconds: float) -> Any:
+        """`fn()` on the worker; its result, or its exception, or StuckCall after `seconds`."""
+        if self.abandoned:
+            raise StuckCall(what, 0)
+        job = _Job(fn)
+        self._jobs.put(job)
+        if not job.done.wait(seconds) and self._abandon(job, what):
+            raise StuckCall(what, seconds)
+        if job.error is not None:
+            raise job.error
+        return job.result
+
+    def init_transactions(self, timeout: float) -> None:
+        self.call(
+            "init_transactions",
+            lambda: self.producer.init_transactions(timeout),
+            timeout + GRACE_SECONDS,
+        )
+
+    def begin_transaction(self) -> None:
+        self.producer.begin_transaction()  # local: no request, never blocks
+
+    def abort_transaction(self, timeout: float) -> None:
+        self.call(
+            "abort_transaction",
+            lambda: self.producer.abort_transaction(timeout),
+            timeout + GRACE_SECONDS,
+        )
+
+    def commit(self, offsets: list[TopicPartition], group: Any, timeout: float) -> None:
+        """Add the consumer offsets to the transaction and commit it, within `timeout` (plus
+        the grace) in all; CommitFailed otherwise."""
+        deadline = time.monotonic() + timeout
+
+        def send_and_commit() -> None:
+            self.producer.send_offsets_to_transaction(offsets, group, timeout)
+            while True:
+                try:
+                    # A timed-out commit may be called again: it resumes, never commits twice.
+                    self.producer.commit_transaction(max(0.1, deadline - time.monotonic()))
+                    return
+                except KafkaException as exc:
+                    if not exc.args[0].retriable() or time.monotonic() >= deadline:
+                        raise
+
+        try:
+            self.call(
+                "send_offsets_to_transaction/commit_transaction",
+                send_and_commit,
+                timeout + GRACE_SECONDS,
+            )
+        except KafkaException as exc:
+            error: KafkaError = exc.args[0]
+            raise CommitFailed(exc, abortable=error.txn_requires_abort()) from exc
+        except StuckCall as exc:
+            raise CommitFailed(exc, abortable=False) from exc
+
+    def flush(self, timeout: float) -> int:
+        remaining: int = self.call("flush", lambda: self.producer.flush(timeout), timeout + 5)
+        return remaining
+
+    # --- the end ---------------------------------------------------------------------------
+
+    def close(self, wait: float = 0.0) -> None:
+        """Close the producer on its worker, after any call still running there, waiting at
+        most `wait` seconds for it. Queued records are purged first (an open transaction is
+        left to the coordinator: aborted when a new producer fences this one, or at its
+        timeout)."""
+        if self.abandoned:
+            return  # its worker closes it when (if) the call returns
+        self._jobs.put(None)
+        if wait:
+            self._thread.join(wait)
+
+    def _abandon(self, job: _Job, what: str) -> bool:
+        """Abandon this producer unless `job` finished after all (then False)."""
+        with self._lock:  # against the worker finishing the job at this very moment
+            if job.done.is_set():
+                return False
+            self.abandoned = True
+            BoundedProducer.stuck += 1
+        self._jobs.put(None)  # the worker closes the producer once the call returns
+        log.error("producer abandoned: a call overran its bound", extra={"call": what})
+        return True
+
+    def _work(self) -> None:
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                break
+            try:
+                job.result = job.fn()
+            except BaseException as exc:  # handed to the caller, who decides
+                job.error = exc
+            with self._lock:
+                job.done.set()
+                if self.abandoned:  # nobody waits for this producer any more
+                    BoundedProducer.stuck -= 1
+                    log.info("an abandoned producer's call returned; closing it")
+                    break
+        try:
+            self.producer.purge()
+            self.producer.close()
+        except KafkaException as exc:
+            # A replaced producer was fenced by its successor, and close() (which aborts an
+            # open transaction first) says so: expected. The handle is destroyed when the last
+            # reference to it goes, with this thread.
+            log.info("a replaced producer closed", extra={"note": exc.args[0].str()})

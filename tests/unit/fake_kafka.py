@@ -1,0 +1,179 @@
+"""Fake Kafka clients for the pipeline's unit tests: scripted batches in, commits that fail on
+request, committed offsets the test controls (the parts of confluent_kafka the loop uses)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
+from prometheus_client import CollectorRegistry
+
+import consumer.pipeline
+import consumer.recovery
+import consumer.txn
+from consumer.dlq import DeadLetterGuard
+from consumer.engine import RULE_IDS, Engine
+from consumer.metrics import Metrics
+from consumer.pipeline import Pipeline
+from consumer.processing import ENGINE_ERROR
+from consumer.settings import load_settings
+from consumer.wire import DLQ_ERROR_CLASSES, Wire
+from tests.claim_examples import claim_record
+
+TOPIC = "claims.submitted"
+COMMIT_FAILED = KafkaException(KafkaError(KafkaError._TIMED_OUT, "commit timed out"))
+# A commit the broker refused: the transaction must be aborted (certainly not committed).
+ABORTABLE = KafkaException(KafkaError(KafkaError._STATE, "commit refused", txn_requires_abort=True))
+# A commit whose outcome is unknown: neither retriable nor abortable.
+UNKNOWN = KafkaException(KafkaError(KafkaError._FATAL, "producer fatal", fatal=True))
+
+
+@dataclass
+class Record:
+    """A consumed message (the parts of confluent_kafka.Message the pipeline reads)."""
+
+    _value: bytes
+    _offset: int
+
+    def error(self) -> None:
+        return None
+
+    def topic(self) -> str:
+        return TOPIC
+
+    def partition(self) -> int:
+        return 0
+
+    def offset(self) -> int:
+        return self._offset
+
+    def key(self) -> bytes:
+        return b"k"
+
+    def value(self) -> bytes:
+        return self._value
+
+    def timestamp(self) -> tuple[int, int]:
+        return (1, 1_780_000_000_000)
+
+
+@dataclass
+class FakeConsumer:
+    batches: list[list[Record]]  # what each consume() returns, in order
+    before_consume: Callable[[], None] = lambda: None
+    commit_failures: int = 0
+    seeks: list[tuple[str, int, int]] = field(default_factory=list)
+    # What committed() answers: partition 0's committed offset (-1001: none).
+    committed_offset: int = -1001
+
+    def subscribe(self, topics: list[str], on_assign: Any, **_callbacks: Any) -> None:
+        on_assign(self, [TopicPartition(TOPIC, 0)])
+
+    def consume(self, num_messages: int, timeout: float) -> list[Record]:
+        self.before_consume()
+        return self.batches.pop(0) if self.batches else []
+
+    def seek(self, tp: TopicPartition) -> None:
+        self.seeks.append((tp.topic, tp.partition, tp.offset))
+
+    def commit(self, offsets: list[TopicPartition], asynchronous: bool) -> None:
+        if self.commit_failures:
+            self.commit_failures -= 1
+            raise COMMIT_FAILED
+
+    def committed(self, partitions: list[TopicPartition], timeout: float) -> list[TopicPartition]:
+        return [TopicPartition(tp.topic, tp.partition, self.committed_offset) for tp in partitions]
+
+    def consumer_group_metadata(self) -> object:
+        return object()
+
+    def close(self) -> None:
+        pass
+
+
+@dataclass
+class FakeProducer:
+    """One producer instance; `commit_failures` are raised by the next commits, in order.
+    `block` makes send_offsets_to_transaction hang until it is set (a stuck librdkafka call)."""
+
+    commit_failures: list[Exception] = field(default_factory=list)
+    produced: list[str] = field(default_factory=list)
+    calls: list[str] = field(default_factory=list)
+    block: threading.Event | None = None
+    closed: bool = False
+
+    def init_transactions(self, timeout: float) -> None:
+        self.calls.append("init")
+
+    def begin_transaction(self) -> None:
+        self.calls.append("begin")
+
+    def produce(self, topic: str, value: bytes, key: bytes | None, headers: Any = None) -> None:
+        self.produced.append(topic)
+
+    def poll(self, timeout: float = 0) -> int:
+        return 0
+
+    def send_offsets_to_transaction(self, offsets: Any, group: Any, timeout: float) -> None:
+        self.calls.append("send_offsets")
+        if self.block is not None:
+            self.block.wait()
+
+    def commit_transaction(self, timeout: float = -1) -> None:
+        self.calls.append("commit")
+        if self.commit_failures:
+            raise self.commit_failures.pop(0)
+
+    def abort_transaction(self, timeout: float) -> None:
+        self.calls.append("abort")
+
+    def flush(self, timeout: float | None = None) -> int:
+        return 0
+
+    def purge(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self.closed = True
+
+    def __len__(self) -> int:
+        return 0
+
+
+def batch() -> list[Record]:
+    """Two accepted claims, one pended (not at home, on each of its five lines), one dead letter."""
+    encode = Wire.build(load_settings()).claim_encoder()
+    pended = claim_record(place_of_service="11")
+    for line in pended["lines"]:
+        line["place_of_service"] = None
+    values = [encode(claim_record()), encode(pended), b"garbage", encode(claim_record())]
+    return [Record(value, 100 + i) for i, value in enumerate(values)]
+
+
+def run_pipeline(
+    monkeypatch: pytest.MonkeyPatch,
+    registry: CollectorRegistry,
+    fake_consumer: FakeConsumer,
+    fake_producer: FakeProducer | list[FakeProducer],
+    guarantee: str = "exactly_once",
+    guard: DeadLetterGuard | None = None,
+    **processing: Any,
+) -> Pipeline:
+    """The service's loop over the fake clients, until every scripted batch was consumed.
+    With a list of producers, each new producer (a replacement) is the next one."""
+    settings = load_settings(processing={"guarantee": guarantee, **processing})
+    producers = fake_producer if isinstance(fake_producer, list) else [fake_producer]
+    monkeypatch.setattr(consumer.pipeline, "Consumer", lambda config: fake_consumer)
+    # The recovery's committed-offsets checker: the same fake (it answers committed()).
+    monkeypatch.setattr(consumer.recovery, "Consumer", lambda config: fake_consumer)
+    monkeypatch.setattr(consumer.txn, "Producer", lambda config: producers.pop(0))
+    metrics = Metrics(registry, RULE_IDS, (*DLQ_ERROR_CLASSES, ENGINE_ERROR))
+    processor = Wire.build(settings).processor(Engine.load())
+    processor.guard = guard or DeadLetterGuard(max_ratio=0.5, window=10)
+    pipeline = Pipeline(settings, processor, metrics, stop_when=lambda: not fake_consumer.batches)
+    pipeline.run()
+    return pipeline

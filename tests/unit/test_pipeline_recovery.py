@@ -1,0 +1,136 @@
+"""How the loop recovers a failed batch without a broker: an abortable commit is aborted and
+re-read; a commit of unknown outcome replaces the producer and asks the group whether it went
+through; a call stuck in librdkafka is abandoned within its bound."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+import consumer.txn
+from consumer.txn import BoundedProducer, StuckCall
+from tests.unit.fake_kafka import (
+    ABORTABLE,
+    TOPIC,
+    UNKNOWN,
+    FakeConsumer,
+    FakeProducer,
+    batch,
+    run_pipeline,
+)
+
+
+def _transactions(registry: CollectorRegistry, result: str) -> float | None:
+    return registry.get_sample_value("infusion_validator_transactions_total", {"result": result})
+
+
+def test_an_abortable_commit_is_aborted_and_the_batch_read_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    registry = CollectorRegistry()
+    records = batch()
+    fake_consumer = FakeConsumer([records, records])
+    producer = FakeProducer(commit_failures=[ABORTABLE])
+    run_pipeline(monkeypatch, registry, fake_consumer, producer)
+    assert fake_consumer.seeks == [(TOPIC, 0, 100)]
+    assert producer.calls.count("abort") == 1
+    assert producer.calls.count("init") == 1  # the same producer goes on
+    assert _transactions(registry, "aborted") == 1
+    assert _transactions(registry, "committed") == 1
+
+
+def test_a_commit_of_unknown_outcome_that_went_through_is_not_decided_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    registry = CollectorRegistry()
+    records = batch()
+    # The group's offset is past the batch: the commit happened before the producer failed.
+    fake_consumer = FakeConsumer([records], committed_offset=104)
+    first, second = FakeProducer(commit_failures=[UNKNOWN]), FakeProducer()
+    pipeline = run_pipeline(monkeypatch, registry, fake_consumer, [first, second])
+    assert fake_consumer.seeks == []
+    assert second.calls[0] == "init"  # the replacement fenced the first producer
+    assert first.closed
+    assert pipeline.processed == len(records)
+    assert _transactions(registry, "committed") == 1
+    assert (
+        registry.get_sample_value(
+            "infusion_validator_decisions_total",
+            {"decision": "ACCEPTED", "line_of_business": "MEDICAID"},
+        )
+        == 2
+    )  # counted once, from the attempt that went through
+
+
+def test_a_commit_of_unknown_outcome_that_did_not_go_through_is_read_again_from_the_group(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    registry = CollectorRegistry()
+    records = batch()
+    fake_consumer = FakeConsumer([records, records], committed_offset=100)
+    first, second = FakeProducer(commit_failures=[UNKNOWN]), FakeProducer()
+    pipeline = run_pipeline(monkeypatch, registry, fake_consumer, [first, second])
+    assert fake_consumer.seeks == [(TOPIC, 0, 100)]
+    assert pipeline.processed == len(records)  # once, after the re-read
+    assert _transactions(registry, "aborted") == 1
+    assert _transactions(registry, "committed") == 1
+    assert "commit" in second.calls
+
+
+def test_a_stuck_send_offsets_is_abandoned_and_the_batch_recovered_in_the_process(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(consumer.txn, "GRACE_SECONDS", 0.2)
+    registry = CollectorRegistry()
+    records = batch()
+    fake_consumer = FakeConsumer([records, records], committed_offset=100)
+    release = threading.Event()
+    stuck, second = FakeProducer(block=release), FakeProducer()
+    started = time.monotonic()
+    try:
+        pipeline = run_pipeline(
+            monkeypatch,
+            registry,
+            fake_consumer,
+            [stuck, second],
+            transaction_timeout_ms=1000,
+        )
+        elapsed = time.monotonic() - started
+        assert BoundedProducer.stuck == 1  # its call has still not returned
+    finally:
+        release.set()
+    assert elapsed < 5, elapsed  # 1 s timeout + 0.2 s grace, not "forever"
+    assert fake_consumer.seeks == [(TOPIC, 0, 100)]
+    assert pipeline.processed == len(records)
+    assert "commit" not in stuck.calls
+    # Once the stuck call returns, the abandoned producer is closed on its own thread.
+    deadline = time.monotonic() + 5
+    while not stuck.closed and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert stuck.closed
+    assert BoundedProducer.stuck == 0
+
+
+def test_a_bounded_call_returns_its_result_or_raises_its_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fake = FakeProducer()
+    monkeypatch.setattr(consumer.txn, "Producer", lambda config: fake)
+    producer = BoundedProducer({})
+    assert producer.call("add", lambda: 1 + 1, 1.0) == 2
+    with pytest.raises(ZeroDivisionError):
+        producer.call("divide", lambda: 1 / 0, 1.0)
+    gate = threading.Event()
+    with pytest.raises(StuckCall, match="wait did not return within 0s"):
+        producer.call("wait", gate.wait, 0.05)
+    assert producer.abandoned
+    with pytest.raises(StuckCall):  # an abandoned producer takes no more calls
+        producer.call("add", lambda: 1 + 1, 1.0)
+    gate.set()
+    deadline = time.monotonic() + 5
+    while not fake.closed and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert fake.closed
