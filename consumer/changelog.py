@@ -91,46 +91,62 @@ def restore(
 ) -> dict[int, float]:
     """Read the changelog partitions into `history` (assigned here) up to their end as it is
     now, committed records only. Returns the seconds each partition took. `on_progress` gets
-    (records read so far, records to read) every few seconds."""
+    (records read so far, records to read at most) every few seconds, and at the end."""
     topic = settings.changelog_topic
-    reader = Consumer(
-        consumer_config(settings, f"{settings.group_id}-restore") | {"enable.partition.eof": False}
-    )
+    config = consumer_config(settings, f"{settings.group_id}-restore")
+    config.pop("group.instance.id", None)  # it only reads; it must not stand in for us
+    reader = Consumer(config)
     seconds: dict[int, float] = {}
     try:
         ends = {}
         for partition in partitions:
             history.assign(partition)
-            low, high = reader.get_watermark_offsets(
+            ends[partition] = reader.get_watermark_offsets(
                 TopicPartition(topic, partition), timeout=TIMEOUT, cached=False
             )
-            ends[partition] = (low, high)
         total = sum(high - low for low, high in ends.values())
-        done, shown = 0, time.monotonic()
+        progress = _Progress(total, on_progress)
         for partition, (low, high) in ends.items():
             started = time.monotonic()
-            done += _read_partition(reader, topic, partition, low, high, history)
+            _read_partition(reader, topic, partition, low, high, history, progress)
             seconds[partition] = time.monotonic() - started
-            if on_progress and time.monotonic() - shown >= PROGRESS_SECONDS:
-                on_progress(done, total)
-                shown = time.monotonic()
-        if on_progress:
-            on_progress(done, total)
+        progress.report()
     finally:
         reader.close()
     return seconds
 
 
+class _Progress:
+    def __init__(self, total: int, report: Callable[[int, int], None] | None) -> None:
+        self.total, self.done, self._report = total, 0, report
+        self._shown = time.monotonic()
+
+    def add(self, records: int) -> None:
+        self.done += records
+        if time.monotonic() - self._shown >= PROGRESS_SECONDS:
+            self.report()
+
+    def report(self) -> None:
+        self._shown = time.monotonic()
+        if self._report is not None:
+            self._report(self.done, self.total)
+
+
 def _read_partition(
-    reader: Consumer, topic: str, partition: int, low: int, high: int, history: History
-) -> int:
-    """Records read; stops at `high` (judged by position: the last offsets before it may be
-    transaction markers, which are never delivered)."""
+    reader: Consumer,
+    topic: str,
+    partition: int,
+    low: int,
+    high: int,
+    history: History,
+    progress: _Progress,
+) -> None:
+    """Up to `high`, judged by position: the last offsets before it may be transaction
+    markers, which are never delivered; an open transaction of a killed producer holds the
+    position back until the broker aborts it."""
     if high <= low:
-        return 0
-    tp = TopicPartition(topic, partition, low)
-    reader.assign([tp])
-    count = 0
+        return
+    reader.assign([TopicPartition(topic, partition, low)])
     try:
         while True:
             batch = []
@@ -144,9 +160,8 @@ def _read_partition(
                     batch.append((msg.key() or b"", msg.value()))
             if batch:
                 history.restore(partition, batch)
-                count += len(batch)
-            position = reader.position([TopicPartition(topic, partition)])[0].offset
-            if position >= high:
-                return count
+                progress.add(len(batch))
+            if reader.position([TopicPartition(topic, partition)])[0].offset >= high:
+                return
     finally:
         reader.unassign()

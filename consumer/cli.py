@@ -145,7 +145,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     from consumer import logs
     from consumer.settings import load_settings
 
-    settings = load_settings(args.config)  # before the heavy imports: a bad value fails fast
+    shadow = {
+        key: value
+        for key, value in (("rule_set", args.shadow_rule_set), ("topic", args.shadow_topic))
+        if value
+    }
+    # Before the heavy imports: a bad value fails fast.
+    settings = load_settings(args.config, **({"shadow": shadow} if shadow else {}))
     logs.configure(settings.log_level)
 
     from consumer import service
@@ -234,6 +240,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = command("run", cmd_run, "Run the service: consume, decide, produce (until SIGTERM).")
     run.add_argument("--config", "-c", help=config_help)
+    run.add_argument(
+        "--shadow-rule-set",
+        metavar="PATH|VERSION",
+        help="also decide every claim with this candidate rule set, writing nothing "
+        "adjudication reads: disagreements in metrics (settings: shadow.rule_set)",
+    )
+    run.add_argument(
+        "--shadow-topic",
+        metavar="TOPIC",
+        help="with --shadow-rule-set, write each disagreement to TOPIC (e.g. claims.shadow)",
+    )
 
     replay = command(
         "replay", cmd_replay, "Reprocess a bounded range of a topic, or diff two rule sets."

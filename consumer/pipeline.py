@@ -66,7 +66,10 @@ class Pipeline(Recovery, Callbacks):
         stop_when: Callable[[], bool] | None = None,
         watchdog: Watchdog | None = None,
         largest_record: int = 0,
+        changelog_topic: str | None = None,
     ) -> None:
+        """`changelog_topic`: where the processor's claim history is kept (the live service);
+        None keeps it in memory only (a replay rebuilds it from the input)."""
         self.settings = settings
         self.processor = processor
         self.metrics = metrics
@@ -87,6 +90,9 @@ class Pipeline(Recovery, Callbacks):
         self._step_limit = STUCK_AFTER_TRANSACTION_TIMEOUTS * self._txn_timeout
         self.watchdog = watchdog or Watchdog()
         self._largest_record = largest_record
+        self.changelog_topic = changelog_topic if processor.history is not None else None
+        # Input partitions whose history is being read back from the changelog.
+        self.restoring: set[int] = set()
         # Replay only: where each partition's range ends, and which are not finished yet.
         self._ends: dict[Key, int] = {}
         self._remaining: set[Key] = set()
@@ -264,19 +270,42 @@ class Pipeline(Recovery, Callbacks):
         return False
 
     def _produce_all(self, records: list[Message]) -> None:
+        """The batch's decisions and dead letters, then what goes in the same transaction with
+        them: the claim history's changes and the shadow rule set's disagreements."""
         produce = self.producer.produce  # the per-record loop: no call it does not need
         for msg, (topic, value, headers) in zip(
             records, self.processor.process_batch(records), strict=True
         ):
-            if not topic:  # a dead letter replayed from the DLQ, which stays where it is
+            if not topic:  # a re-sent event, or a dead letter replayed from the DLQ
                 continue
             try:
                 produce(topic, value, msg.key(), headers=headers)
             except BufferError:
                 self._produce_when_room(topic, value, msg.key(), headers)
+        history = self.processor.history
+        if history is not None and self.changelog_topic:
+            for partition, key, change in history.changelog():
+                self._produce_one(self.changelog_topic, change, key, partition=partition)
+        shadow_topic = self.settings.shadow.topic
+        if shadow_topic:
+            for shadowed, record in self.processor.shadow_records:
+                self._produce_one(shadow_topic, record, shadowed.key())
+
+    def _produce_one(
+        self, topic: str, value: bytes | None, key: bytes | None, partition: int = -1
+    ) -> None:
+        try:
+            self.producer.produce(topic, value, key, partition=partition)
+        except BufferError:
+            self._produce_when_room(topic, value, key, [], partition)
 
     def _produce_when_room(
-        self, topic: str, value: bytes, key: bytes | None, headers: Headers
+        self,
+        topic: str,
+        value: bytes | None,
+        key: bytes | None,
+        headers: Headers,
+        partition: int = -1,
     ) -> None:
         """The producer's queue is full: let deliveries drain, then produce (bounded: a queue
         that stays full means the brokers do not take records, and the batch is aborted)."""
@@ -284,7 +313,7 @@ class Pipeline(Recovery, Callbacks):
         while True:
             self.producer.poll(0.1)
             try:
-                self.producer.produce(topic, value, key, headers=headers)
+                self.producer.produce(topic, value, key, headers=headers, partition=partition)
                 return
             except BufferError:
                 if time.monotonic() > deadline:
@@ -313,7 +342,11 @@ class Pipeline(Recovery, Callbacks):
         """The batch is committed: publish its claim metrics (before `processed` moves, which
         is what callers wait on), progress, batch duration and end-to-end latency."""
         self.metrics.records_consumed.labels(self.settings.topics.input).inc(len(records))
-        self.processor.tally.publish(self.metrics)
+        self.processor.committed(self.metrics)
+        history = self.processor.history
+        if history is not None:
+            for partition in history.partitions():
+                self.metrics.history_members.labels(str(partition)).set(history.members(partition))
         now = time.time()
         self.processed += len(records)
         self.last_progress = now

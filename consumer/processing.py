@@ -22,7 +22,7 @@ from consumer.dlq import VALUE_OMITTED, DeadLetterGuard, Headers, dead_letter_he
 from consumer.encoding import claim_body
 from consumer.engine import Engine
 from consumer.errors import DecodeError
-from consumer.metrics import CLAIM_BUCKETS
+from consumer.metrics import CLAIM_BUCKETS, Metrics
 from consumer.settings import TopicSettings
 from consumer.tally import Tally
 
@@ -112,8 +112,12 @@ class ClaimProcessor:
         guard: DeadLetterGuard,
         *,
         keep_dead_letters: bool = True,
+        history: History | None = None,
     ) -> None:
         self.decider = decider
+        # The claim history `decider` reads (None: none kept); its batch changes are pending
+        # until `committed`.
+        self.history = history
         self.decode = decode
         self.topics = topics
         self.guard = guard
@@ -148,6 +152,20 @@ class ClaimProcessor:
             self.tally.add_shadow(counts["shadow"])
             self.shadow_records = self.decider.take_shadow()
         return results
+
+    def committed(self, metrics: Metrics) -> None:
+        """The batch's transaction committed: its history changes and its counts stand."""
+        if self.history is not None:
+            self.history.commit()
+        self.tally.publish(metrics)
+
+    def abandoned(self) -> None:
+        """The batch was not committed (it will be read and decided again): forget its
+        history changes, counts and shadow records."""
+        if self.history is not None:
+            self.history.abort()
+        self.tally.clear()
+        self.shadow_records = []
 
     def process(self, msg: KafkaRecord) -> Output:
         """One record (see `process_batch`)."""

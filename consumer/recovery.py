@@ -69,7 +69,7 @@ class Recovery:
         if (fenced and self.exactly_once) or self.producer.abandoned:
             self.metrics.transactions.labels("fenced").inc()
             log.error("producer unusable; replacing it", extra={"error": str(exc)})
-            self.processor.tally.clear()
+            self.processor.abandoned()
             self._replace_producer()
         else:
             if exc is not None:
@@ -108,7 +108,7 @@ class Recovery:
             self._finish(records, started)
             return
         self.metrics.transactions.labels("aborted").inc()
-        self.processor.tally.clear()
+        self.processor.abandoned()
         self._rewind(
             {tp: committed.get(tp, -1) if committed.get(tp, -1) >= 0 else first[tp] for tp in first}
         )
@@ -156,7 +156,7 @@ class Recovery:
 
     def _abort(self) -> bool:
         """Abort the open transaction; False when the abort was not confirmed."""
-        self.processor.tally.clear()  # under either guarantee: the batch is not committed
+        self.processor.abandoned()  # under either guarantee: the batch is not committed
         if not self.exactly_once:
             return True
         try:

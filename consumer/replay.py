@@ -18,6 +18,7 @@ from types import FrameType
 
 from confluent_kafka import Consumer
 
+from consumer._native import History
 from consumer.clients import consumer_config
 from consumer.diff import DiffReport
 from consumer.encoding import claim_body
@@ -26,6 +27,7 @@ from consumer.errors import DecodeError
 from consumer.producing import create_topics
 from consumer.progress import Progress
 from consumer.ranges import PartitionRange, read_range, resolve
+from consumer.rebuild import rebuild_history
 from consumer.service import build_service
 from consumer.settings import Settings, TopicSettings
 from consumer.summary import describe_run
@@ -95,9 +97,14 @@ def run_replay(settings: Settings, request: ReplayRequest) -> int:
             replay_settings, dict.fromkeys((topics.accepted, topics.pended), 3) | {topics.dlq: 1}
         )
     # Replaying the DLQ itself: records that still fail stay put instead of being re-appended.
-    service = build_service(replay_settings, engine=engine, keep_dead_letters=topics.dlq != source)
+    service = build_service(
+        replay_settings, engine=engine, keep_dead_letters=topics.dlq != source, changelog=False
+    )
     pipeline = service.pipeline
     starts = pipeline.resume_points(ranges)
+    history = pipeline.processor.history
+    if history is not None and source != settings.topics.dlq:
+        rebuild_history(replay_settings, Wire.build(replay_settings), history, starts)
     already = sum(starts[(r.topic, r.partition)] - r.start for r in ranges)
     if already:
         print(
@@ -151,11 +158,15 @@ def _diff(
     other = Engine.choose(request.diff, settings.rules)
     wire = Wire.build(settings)
     max_lines = settings.processing.max_lines
+    history = History(settings.history.retention_days) if settings.history.enabled else None
+    if history is not None:  # both rule sets decide against the history the stream had
+        rebuild_history(settings, wire, history, {(r.topic, r.partition): r.start for r in ranges})
     report = DiffReport(", ".join(base.versions), ", ".join(other.versions))
     progress = Progress(sum(r.size for r in ranges), "diff")
     for batch in read_range(consumer, ranges):
         bodies = [wire.body(msg.value()) for msg in batch]
-        differences, unreadable = base.compare(other, bodies, max_lines)
+        partitions = [msg.partition() or 0 for msg in batch]
+        differences, unreadable = base.compare(other, bodies, max_lines, history, partitions)
         undecodable = set()
         for index in unreadable:  # another writer schema, or not a claim at all
             try:
@@ -163,7 +174,8 @@ def _diff(
             except DecodeError:
                 undecodable.add(index)
                 continue
-            differences[index] = base.compare(other, [claim_body(claim)], max_lines)[0][0]
+            again = [claim_body(claim)], max_lines, history, [partitions[index]]
+            differences[index] = base.compare(other, *again)[0][0]
         report.undecodable += len(undecodable)
         for index, (msg, difference) in enumerate(zip(batch, differences, strict=True)):
             if index not in undecodable:

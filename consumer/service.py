@@ -20,6 +20,8 @@ from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 
 from consumer import __version__
+from consumer._native import History
+from consumer.changelog import ensure_changelog_topic
 from consumer.engine import RULE_IDS, Engine
 from consumer.errors import ConfigError
 from consumer.http import HealthServer
@@ -46,13 +48,15 @@ class Service:
     pipeline: Pipeline
 
     def readiness(self) -> tuple[bool, str]:
-        """Ready: partitions assigned, and the loop commits what it fetches. Records fetched
-        and not committed within the transaction timeout mean it is stuck (e.g. a broker
-        restart it is recovering from), whatever the lag gauge - updated only by the
-        consumer's statistics, so possibly stale - says."""
+        """Ready: partitions assigned, their claim history restored, and the loop commits what
+        it fetches. Records fetched and not committed within the transaction timeout mean it
+        is stuck (e.g. a broker restart it is recovering from), whatever the lag gauge -
+        updated only by the consumer's statistics, so possibly stale - says."""
         pipeline = self.pipeline
         if not pipeline.assigned:
             return False, "no partitions assigned"
+        if pipeline.restoring:
+            return False, f"restoring history of partition(s) {sorted(pipeline.restoring)}"
         stuck = pipeline.stuck_for()
         if stuck > self.settings.processing.transaction_timeout_ms / 1000:
             return False, f"stuck: fetched records not committed for {stuck:.0f}s"
@@ -77,19 +81,43 @@ def build_service(
     engine: Engine | None = None,
     keep_dead_letters: bool = True,
     registry: CollectorRegistry | None = None,
+    changelog: bool = True,
 ) -> Service:
     """Everything `run` (or a replay) needs, checked: raises a one-line error instead of
-    starting half-way. Nothing here changes Kafka state."""
+    starting half-way. The only Kafka state it may change: it creates the history changelog
+    when it is missing (`changelog`: the live service; a replay keeps its history in memory).
+    """
     check_client_properties(settings)
     engine = engine or Engine.load(settings.rules)
+    shadow = (
+        Engine.choose(settings.shadow.rule_set, settings.rules)
+        if settings.shadow.rule_set
+        else None
+    )
     topics = settings.topics
-    limits = check_cluster(settings, [topics.input, topics.accepted, topics.pended, topics.dlq])
+    wanted = [topics.input, topics.accepted, topics.pended, topics.dlq]
+    limits = check_cluster(
+        settings, wanted + ([settings.shadow.topic] if settings.shadow.topic else [])
+    )
+    history = History(settings.history.retention_days) if settings.history.enabled else None
+    if history is not None and changelog:
+        ensure_changelog_topic(settings)
     registry = registry or new_registry()
     metrics = Metrics(registry, RULE_IDS, (*DLQ_ERROR_CLASSES, ENGINE_ERROR))
     metrics.describe_build(engine.policy_id, engine.versions)
-    processor = Wire.build(settings).processor(engine, keep_dead_letters=keep_dead_letters)
+    if shadow is not None:
+        metrics.describe_shadow(shadow.versions)
+    processor = Wire.build(settings).processor(
+        engine, keep_dead_letters=keep_dead_letters, history=history, shadow=shadow
+    )
     processor.dlq_max_bytes = limits.dlq_max_bytes
-    pipeline = Pipeline(settings, processor, metrics, largest_record=limits.dlq_max_bytes or 0)
+    pipeline = Pipeline(
+        settings,
+        processor,
+        metrics,
+        largest_record=limits.dlq_max_bytes or 0,
+        changelog_topic=settings.changelog_topic if changelog else None,
+    )
     # What is loaded now (rule sets, the ICD-10-CM tables: ~630,000 objects) lives as long as
     # the process. A full cyclic-GC pass over it takes ~140 ms, a stall in whatever batch it
     # lands in; frozen, the collector only walks what the stream allocates.

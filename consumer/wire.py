@@ -152,7 +152,12 @@ class Wire:
                 decider.allow_schema_id(schema_id)
         guard = DeadLetterGuard(processing.dlq_max_ratio, processing.dlq_window)
         return ClaimProcessor(
-            decider, self.decoder.decode, topics, guard, keep_dead_letters=keep_dead_letters
+            decider,
+            self.decoder.decode,
+            topics,
+            guard,
+            keep_dead_letters=keep_dead_letters,
+            history=history,
         )
 
     def _learn_schema_id(self, schema_id: int) -> None:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from consumer import _native
+from consumer._native import History
 from consumer.encoding import claim_body
 from consumer.engine.files import is_rule_set_file, read_rule_set
 from consumer.engine.icd10 import billable_codes
@@ -113,9 +114,16 @@ class Engine:
         return self.native.explain(claim_body(claim))
 
     def compare(
-        self, other: Engine, bodies: Sequence[bytes], max_lines: int = 50
+        self,
+        other: Engine,
+        bodies: Sequence[bytes],
+        max_lines: int = 50,
+        history: History | None = None,
+        partitions: Sequence[int] | None = None,
     ) -> tuple[list[Difference | None], list[int]]:
         """For each claim body (our schema's Avro), how `other`'s decision differs from this
-        one's (None: not at all); and the indexes of the bodies it could not read (or whose
-        claim has no line or more than `max_lines`), left to the caller's decoder."""
-        return self.native.compare(other.native, list(bodies), max_lines)
+        one's (None: not at all, or a re-sent event); and the indexes of the bodies it could
+        not read (or whose claim has no line or more than `max_lines`), left to the caller's
+        decoder. With a `history`, both decide against the member's history in the body's
+        partition, which records each claim once."""
+        return self.native.compare(other.native, list(bodies), max_lines, history, partitions)
