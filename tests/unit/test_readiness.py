@@ -1,5 +1,6 @@
-"""/readyz: ready only with partitions and a loop that commits what it fetches; fetched records
-left uncommitted past the transaction timeout mean stuck, whatever the (stale) lag gauge says."""
+"""/readyz: ready only with partitions, their history restored, and a loop that commits what it
+fetches; fetched records left uncommitted past the transaction timeout mean stuck, whatever the
+(stale) lag gauge says."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ class FakePipeline:
     lag: dict[tuple[str, int], int] = field(default_factory=dict)
     last_progress: float = field(default_factory=time.time)
     stuck: float = 0.0
+    restoring: set[int] = field(default_factory=set)
 
     def stuck_for(self) -> float:
         return self.stuck
@@ -42,6 +44,11 @@ def test_not_ready_while_fetched_records_wait_past_the_transaction_timeout() -> 
     assert not ready
     assert why == "stuck: fetched records not committed for 11s"
     assert _readiness(FakePipeline(stuck=9.0))[0]
+
+
+def test_not_ready_while_a_partition_s_history_is_restored() -> None:
+    ready, why = _readiness(FakePipeline(restoring={2, 0}))
+    assert (ready, why) == (False, "restoring history of partition(s) [0, 2]")
 
 
 def test_not_ready_when_nothing_committed_for_long_with_lag() -> None:
