@@ -54,7 +54,7 @@ class Engine:
         max_lines: int,
         history: History | None = None,
         partitions: Sequence[int] | None = None,
-    ) -> tuple[list[Difference | None], list[int]]: ...
+    ) -> tuple[list[Difference | None], list[int], list[int]]: ...
 
 @final
 class StreamDecider:

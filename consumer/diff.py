@@ -41,6 +41,7 @@ class DiffReport:
     other_version: str
     compared: int = 0
     undecodable: int = 0
+    resent: int = 0  # re-sent events (same event id): the live service decides them once
     changes: list[Change] = field(default_factory=list)
 
     def add(self, partition: int, offset: int, diff: Difference | None) -> None:
@@ -60,7 +61,15 @@ class DiffReport:
         return Counter(rule for change in self.changes for rule in change.rules)
 
     def table(self, limit: int = 50) -> str:
-        skipped = f" ({self.undecodable:,} undecodable records skipped)" if self.undecodable else ""
+        skipped = ", ".join(
+            f"{count:,} {what}"
+            for count, what in (
+                (self.undecodable, "undecodable records"),
+                (self.resent, "re-sent events"),
+            )
+            if count
+        )
+        skipped = f" ({skipped} skipped)" if skipped else ""
         out = [
             f"Compared {self.compared:,} claims: {self.base_version} -> {self.other_version}; "
             f"{len(self.changes):,} would change{skipped}",
@@ -96,6 +105,7 @@ class DiffReport:
             "other_rule_set_version": self.other_version,
             "compared": self.compared,
             "undecodable": self.undecodable,
+            "resent": self.resent,
             "changed": len(self.changes),
             "by_kind": dict(self.by_kind()),
             "by_rule": dict(self.by_rule()),

@@ -65,12 +65,18 @@ def run_replay(settings: Settings, request: ReplayRequest) -> int:
     source = request.source or settings.topics.input
     group = request.group_id or f"{settings.group_id}-replay-{time.strftime('%Y%m%dT%H%M%S')}"
     topics = _output_topics(settings, request, source)
+    # Dead-lettered records were never recorded in any member's history, and the DLQ's
+    # partitions are not the input's: they are decided without it.
+    from_dlq = source == settings.topics.dlq
     replay_settings = settings.model_copy(
         update={
             "topics": topics,
             "group_id": group,
             "processing": settings.processing.model_copy(
                 update={"transactional_id": f"{group}-txn"}
+            ),
+            "history": settings.history.model_copy(
+                update={"enabled": settings.history.enabled and not from_dlq}
             ),
         }
     )
@@ -102,8 +108,10 @@ def run_replay(settings: Settings, request: ReplayRequest) -> int:
     )
     pipeline = service.pipeline
     starts = pipeline.resume_points(ranges)
+    if from_dlq and settings.history.enabled:
+        print("Replaying the DLQ: decided without the claim history.", file=sys.stderr)
     history = pipeline.processor.history
-    if history is not None and source != settings.topics.dlq:
+    if history is not None:
         rebuild_history(replay_settings, Wire.build(replay_settings), history, starts)
     already = sum(starts[(r.topic, r.partition)] - r.start for r in ranges)
     if already:
@@ -166,8 +174,10 @@ def _diff(
     for batch in read_range(consumer, ranges):
         bodies = [wire.body(msg.value()) for msg in batch]
         partitions = [msg.partition() or 0 for msg in batch]
-        differences, unreadable = base.compare(other, bodies, max_lines, history, partitions)
-        undecodable = set()
+        differences, unreadable, resent = base.compare(
+            other, bodies, max_lines, history, partitions
+        )
+        resent_indexes, undecodable = set(resent), set()
         for index in unreadable:  # another writer schema, or not a claim at all
             try:
                 claim = wire.decoder.decode(batch[index].value())
@@ -175,12 +185,16 @@ def _diff(
                 undecodable.add(index)
                 continue
             again = [claim_body(claim)], max_lines, history, [partitions[index]]
-            differences[index] = base.compare(other, *again)[0][0]
+            decoded, _, resent_again = base.compare(other, *again)
+            differences[index] = decoded[0]
+            if resent_again:
+                resent_indexes.add(index)
         report.undecodable += len(undecodable)
+        report.resent += len(resent_indexes)
         for index, (msg, difference) in enumerate(zip(batch, differences, strict=True)):
-            if index not in undecodable:
+            if index not in resent_indexes and index not in undecodable:
                 report.add(msg.partition() or 0, msg.offset() or 0, difference)
-        progress.update(report.compared + report.undecodable)
+        progress.update(report.compared + report.undecodable + report.resent)
     progress.finish()
     print(report.table())
     if request.report:

@@ -120,10 +120,10 @@ class Engine:
         max_lines: int = 50,
         history: History | None = None,
         partitions: Sequence[int] | None = None,
-    ) -> tuple[list[Difference | None], list[int]]:
+    ) -> tuple[list[Difference | None], list[int], list[int]]:
         """For each claim body (our schema's Avro), how `other`'s decision differs from this
-        one's (None: not at all, or a re-sent event); and the indexes of the bodies it could
-        not read (or whose claim has no line or more than `max_lines`), left to the caller's
-        decoder. With a `history`, both decide against the member's history in the body's
-        partition, which records each claim once."""
+        one's (None: not at all); the indexes of the bodies it could not read (or whose claim
+        has no line or more than `max_lines`), left to the caller's decoder; and those of
+        re-sent events (with a `history`: decided before, so not compared). Both decide
+        against the member's history in the body's partition, which records each claim once."""
         return self.native.compare(other.native, list(bodies), max_lines, history, partitions)

@@ -317,7 +317,7 @@ def test_a_shadow_rule_set_disagrees_exactly_where_compare_says_and_writes_nothi
     with_shadow = shadowed.process_batch(batch)
     assert [(t, decode_decision(v)["reasons"]) for t, v, _ in with_shadow] == live
 
-    differences, _ = engine.compare(candidate, [claim_body(c) for c in claims])
+    differences, _, _ = engine.compare(candidate, [claim_body(c) for c in claims])
     changed = {d.event_id: d for d in differences if d is not None}
     assert changed, "the sample must contain claims the change affects"
     records = {

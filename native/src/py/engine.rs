@@ -15,6 +15,10 @@ use crate::history::decide_recorded;
 use crate::ruleset::RuleSets;
 use crate::text::iso_date;
 
+/// What `Engine.compare` returns: each body's difference (None: the same, or not read), the
+/// indexes of the bodies not read, and of the re-sent events.
+type Compared = (Vec<Option<Difference>>, Vec<usize>, Vec<usize>);
+
 #[pyclass(module = "consumer._native", frozen)]
 pub struct Engine {
     pub rules: Arc<RuleSets>,
@@ -86,11 +90,12 @@ impl Engine {
         ))
     }
 
-    /// For each body, how `other`'s decision differs from this engine's (None: it does not),
-    /// and the indexes of the bodies it could not read (or whose claim has no line or more
-    /// than `max_lines`): the caller decodes those, or counts them as undecodable. With a
-    /// `history`, both decide against the member's history (the body's partition, from
-    /// `partitions`), which records each claim once; a re-sent event is compared as None.
+    /// For each body, how `other`'s decision differs from this engine's (None: it does not);
+    /// the indexes of the bodies it could not read (or whose claim has no line or more than
+    /// `max_lines`): the caller decodes those, or counts them as undecodable; and, with a
+    /// `history`, the indexes of re-sent events (decided before: not again, so not compared).
+    /// Both decide against the member's history in the body's partition (`partitions`), which
+    /// records each claim once.
     #[pyo3(signature = (other, bodies, max_lines, history=None, partitions=None))]
     fn compare(
         &self,
@@ -100,10 +105,10 @@ impl Engine {
         max_lines: usize,
         history: Option<Py<History>>,
         partitions: Option<Vec<i32>>,
-    ) -> PyResult<(Vec<Option<Difference>>, Vec<usize>)> {
+    ) -> PyResult<Compared> {
         let mut history = history.as_ref().map(|h| h.bind(py).borrow_mut());
         let mut differences = Vec::with_capacity(bodies.len());
-        let mut unreadable = Vec::new();
+        let (mut unreadable, mut resent) = (Vec::new(), Vec::new());
         for (index, body) in bodies.iter().enumerate() {
             let claim = avro::read_claim(body.as_bytes());
             let Some(claim) = claim.filter(|c| (1..=max_lines).contains(&c.lines.len())) else {
@@ -123,11 +128,14 @@ impl Engine {
                 );
                 compare::compare(&before, &after)
             });
+            if both.is_none() {
+                resent.push(index);
+            }
             differences.push(both.flatten().map(|d| outcome::difference(&claim, d)));
         }
         if let Some(history) = history.as_mut() {
             history.commit_all();
         }
-        Ok((differences, unreadable))
+        Ok((differences, unreadable, resent))
     }
 }

@@ -138,7 +138,11 @@ impl OfflineDecider {
             let (mine, theirs) = (rules.decide(&claim, past), other.rules.decide(&claim, past));
             let difference = compare::compare(&mine, &theirs);
             let difference = difference.map(|d| outcome::difference(&claim, d));
-            (outcome::decision(&mine), outcome::decision(&theirs), difference)
+            (
+                outcome::decision(&mine),
+                outcome::decision(&theirs),
+                difference,
+            )
         };
         let Some(history) = &self.history else {
             return Ok(Some(both(None)));

@@ -126,7 +126,12 @@ fn record(
     json_string(&mut out, claim.claim_id);
     out.extend_from_slice(b",\"source\":{\"topic\":");
     json_string(&mut out, source.topic);
-    write!(out, ",\"partition\":{},\"offset\":{}}}", source.partition, source.offset).unwrap();
+    write!(
+        out,
+        ",\"partition\":{},\"offset\":{}}}",
+        source.partition, source.offset
+    )
+    .unwrap();
     write!(out, ",\"kind\":\"{}\",\"rules\":[", kind(difference)).unwrap();
     for (i, (rule, change)) in difference.rules.iter().enumerate() {
         if i > 0 {

@@ -199,9 +199,15 @@ impl StreamDecider {
     /// The shadow records of the claims decided since the last call where the shadow rule
     /// set disagrees with the live one: `(message, value)`, the value a JSON object.
     fn take_shadow<'py>(&mut self, py: Python<'py>) -> Vec<(Py<PyAny>, Bound<'py, PyBytes>)> {
-        let records = self.shadow.as_mut().map(Shadow::take_records).unwrap_or_default();
+        let records = self
+            .shadow
+            .as_mut()
+            .map(Shadow::take_records)
+            .unwrap_or_default();
         let records = records.into_iter();
-        records.map(|r| (r.msg, PyBytes::new(py, &r.value))).collect()
+        records
+            .map(|r| (r.msg, PyBytes::new(py, &r.value)))
+            .collect()
     }
 }
 
