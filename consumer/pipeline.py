@@ -270,8 +270,12 @@ class Pipeline(Recovery, Callbacks):
         return False
 
     def _produce_all(self, records: list[Message]) -> None:
-        """The batch's decisions and dead letters, then what goes in the same transaction with
-        them: the claim history's changes and the shadow rule set's disagreements."""
+        """Everything a batch writes, for its transaction."""
+        self._produce_decisions(records)
+        self._produce_changelog()
+
+    def _produce_decisions(self, records: list[Message]) -> None:
+        """The batch's decisions and dead letters, and the shadow rule set's disagreements."""
         produce = self.producer.produce  # the per-record loop: no call it does not need
         for msg, (topic, value, headers) in zip(
             records, self.processor.process_batch(records), strict=True
@@ -282,14 +286,17 @@ class Pipeline(Recovery, Callbacks):
                 produce(topic, value, msg.key(), headers=headers)
             except BufferError:
                 self._produce_when_room(topic, value, msg.key(), headers)
-        history = self.processor.history
-        if history is not None and self.changelog_topic:
-            for partition, key, change in history.changelog():
-                self._produce_one(self.changelog_topic, change, key, partition=partition)
         shadow_topic = self.settings.shadow.topic
         if shadow_topic:
             for shadowed, record in self.processor.shadow_records:
                 self._produce_one(shadow_topic, record, shadowed.key())
+
+    def _produce_changelog(self) -> None:
+        """The claim history's changes from the batch (nothing without a changelog)."""
+        history = self.processor.history
+        if history is not None and self.changelog_topic:
+            for partition, key, change in history.changelog():
+                self._produce_one(self.changelog_topic, change, key, partition=partition)
 
     def _produce_one(
         self, topic: str, value: bytes | None, key: bytes | None, partition: int = -1
@@ -329,14 +336,23 @@ class Pipeline(Recovery, Callbacks):
         self.metrics.transactions.labels("committed").inc()
 
     def _deliver_then_commit(self, records: list[Message], nxt: dict[Key, int]) -> None:
+        """At least once: the decisions delivered, then the history's changes, then the
+        offsets. A crash before the changelog is delivered decides the batch again (a second
+        decision, as at-least-once allows); after it, the history knows the batch's events and
+        a re-read decides none of them twice. The other order could lose a decision."""
         self._delivery_errors.clear()
-        self._produce_all(records)
+        self._produce_decisions(records)
+        self._confirm_deliveries()
+        self._produce_changelog()
+        self._confirm_deliveries()
+        offsets = [TopicPartition(t, p, o) for (t, p), o in nxt.items()]
+        self.consumer.commit(offsets=offsets, asynchronous=False)
+
+    def _confirm_deliveries(self) -> None:
         if self.producer.flush(self._txn_timeout):
             raise KafkaException(KafkaError(KafkaError._TIMED_OUT, "deliveries not confirmed"))
         if self._delivery_errors:
             raise KafkaException(self._delivery_errors[0])
-        offsets = [TopicPartition(t, p, o) for (t, p), o in nxt.items()]
-        self.consumer.commit(offsets=offsets, asynchronous=False)
 
     def _finish(self, records: list[Message], started: float) -> None:
         """The batch is committed: publish its claim metrics (before `processed` moves, which
