@@ -113,7 +113,9 @@ def judge(
     """Exactly one decision per input event, ACCEPTED on `accepted` and PENDED on `pended`,
     whose source coordinates are the event's own; with `expected_outcomes`, each decision's
     (decision, rule-set version, reasons) equal to the expected one."""
-    where = {e.event_id: (e.partition, e.offset) for e in inputs}
+    where: dict[str, tuple[int, int]] = {}
+    for e in inputs:  # a re-sent event is decided (and named) at its first occurrence
+        where.setdefault(e.event_id, (e.partition, e.offset))
     counts = Counter(d.event_id for d in decided)
     verdict = Verdict(events=len(where), decisions=len(decided))
     verdict.lost = sorted(set(where) - set(counts))

@@ -43,6 +43,7 @@ from confluent_kafka import (
 )
 from prometheus_client.parser import text_string_to_metric_families
 
+from consumer._native import History
 from consumer.claims import claim_from_json, record_from_json
 from consumer.engine import Engine
 from consumer.offline import validate
@@ -446,8 +447,10 @@ def validate_offline(claims: Sequence[dict[str, Any]], work_dir: Path) -> dict[s
     claims_file, decisions_file = work_dir / "claims.jsonl", work_dir / "decisions.jsonl"
     claims_file.write_bytes(b"".join(orjson.dumps(c) + b"\n" for c in claims))
     with decisions_file.open("wb") as out:
-        summary = validate(str(claims_file), Engine.load(), out, io.StringIO())
-    assert summary.claims == len(claims), summary.describe()
+        # One stream in file order, with the claim history, as the service decides it.
+        history = History(Settings().history.retention_days)
+        summary = validate(str(claims_file), Engine.load(), out, io.StringIO(), history=history)
+    assert summary.claims + summary.resent == len(claims), summary.describe()
     assert not summary.unreadable, summary.describe()
     decisions = [orjson.loads(line) for line in decisions_file.read_bytes().splitlines()]
     return {d["event_id"]: outcome_of(d) for d in decisions}

@@ -18,10 +18,13 @@ import pytest
 from confluent_kafka import Producer
 from prometheus_client.parser import text_string_to_metric_families
 
+from consumer._native import History
 from consumer.claims import claim_from_json
+from consumer.encoding import claim_body
 from consumer.engine import Engine
 from consumer.http import HealthServer
 from consumer.logs import JsonFormatter
+from consumer.offline import decider
 from consumer.producing import produce_claims
 from consumer.samples import generate_claims
 from consumer.service import Service, build_service
@@ -99,11 +102,17 @@ def test_metrics_equal_the_true_numbers_and_lag_drains(running: dict[str, Any]) 
     total = CLAIMS + len(POISON)
     wait_for(lambda: service.pipeline.processed >= total, "every record to be processed")
 
-    engine = Engine.load()
+    # The truth: the same claims as one stream with its history (as `validate` decides them).
+    stream = decider(Engine.load(), History(400))
     decisions: Counter[tuple[str, str]] = Counter()
     failures: Counter[str] = Counter()
+    resent = 0
     for claim in running["claims"]:
-        outcome = engine.decide(claim_from_json(claim))
+        explained = stream.explain_body(claim_body(claim_from_json(claim)))
+        if explained is None:
+            resent += 1
+            continue
+        outcome = explained[0]
         decisions[(outcome.decision, claim["line_of_business"])] += 1
         failures.update(r.rule_id for r in outcome.reasons if r.carc)
 
@@ -122,6 +131,7 @@ def test_metrics_equal_the_true_numbers_and_lag_drains(running: dict[str, Any]) 
     assert exported_failures == dict(failures)
     dead = sum(v for (n, _), v in metrics.items() if n == "infusion_validator_dlq_records_total")
     assert dead == len(POISON)
+    assert metrics[("infusion_validator_duplicate_events_total", ())] == resent > 0
     topic = service.settings.topics.input
     assert metrics[("infusion_validator_records_consumed_total", (("topic", topic),))] == total
     assert metrics[("infusion_validator_claim_duration_seconds_count", ())] == CLAIMS

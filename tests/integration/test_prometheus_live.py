@@ -10,6 +10,7 @@ service stops, the target-down alert goes pending.
 
 from __future__ import annotations
 
+import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -17,10 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from confluent_kafka import Producer
 
 from consumer.dashboard import Prometheus, Target, grafana_variables, load_panels, render
 from consumer.dashboard import substitute as fill
+from consumer.engine.engine import DEFAULT_RULES_PATH
 from consumer.errors import LocalSetupError
 from consumer.localprometheus import LocalPrometheus
 from consumer.producing import produce_claims
@@ -29,15 +32,28 @@ from consumer.settings import Settings
 from tests.integration.inprocess import InProcessValidator
 from tests.integration.streaming import wait_for
 
+ALERTS = Path(__file__).resolve().parents[2] / "deploy/helm/infusion-validator/files/alerts.yaml"
 RATE = 150  # claims per second: enough for every rate() to move, light for 2 cores
 LOAD_SECONDS = 180  # an upper bound; the load stops when the test is done
 CHUNK = 2 * RATE  # claims between two undecodable records: the DLQ panels get data
 
 
 @pytest.fixture
-def validator(service_settings: Settings, kafka_bootstrap: str) -> Iterator[InProcessValidator]:
-    """The validator in this process, with a producer thread feeding it until the test ends."""
+def validator(
+    service_settings: Settings, kafka_bootstrap: str, tmp_path: Path
+) -> Iterator[InProcessValidator]:
+    """The validator in this process - with a shadow rule set, so the shadow panels have data
+    too - and a producer thread feeding it until the test ends."""
     stop = threading.Event()
+    shadow = tmp_path / "shadow-rules"
+    shutil.copytree(DEFAULT_RULES_PATH, shadow)
+    text = (shadow / "RB.046.A.yaml").read_text().replace('-r1"', '-shadow"')
+    (shadow / "RB.046.A.yaml").write_text(
+        text.replace("extra_prior_authorization: {}", "extra_prior_authorization: { ALL: [J1170] }")
+    )
+    settings = service_settings.model_copy(
+        update={"shadow": service_settings.shadow.model_copy(update={"rule_set": str(shadow)})}
+    )
 
     def load() -> None:
         poison = Producer({"bootstrap.servers": kafka_bootstrap})
@@ -45,13 +61,13 @@ def validator(service_settings: Settings, kafka_bootstrap: str) -> Iterator[InPr
         seed = 0
         while not stop.is_set() and time.monotonic() < deadline:
             seed += 1
-            produce_claims(service_settings, generate_claims(CHUNK, seed), rate=RATE)
-            poison.produce(service_settings.topics.input, b"not avro", b"poison")
+            produce_claims(settings, generate_claims(CHUNK, seed), rate=RATE)
+            poison.produce(settings.topics.input, b"not avro", b"poison")
             poison.poll(0)
         poison.flush(10)
 
     feeder = threading.Thread(target=load, name="load", daemon=True)
-    with InProcessValidator(service_settings) as running:
+    with InProcessValidator(settings) as running:
         feeder.start()
         try:
             yield running
@@ -101,7 +117,8 @@ def test_rules_evaluate_dashboard_queries_return_data_and_target_down_fires(
     )  # fmt: skip
 
     rules = _rules(prometheus)
-    assert len(rules) == 17, [r["name"] for r in rules]  # files/alerts.yaml: 8 records, 9 alerts
+    groups = yaml.safe_load(ALERTS.read_text())["groups"]
+    assert len(rules) == sum(len(g["rules"]) for g in groups), [r["name"] for r in rules]
     wait_for(
         lambda: all(r["health"] == "ok" for r in _rules(prometheus)),
         lambda: (

@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -22,13 +21,14 @@ from confluent_kafka.admin import AdminClient
 from consumer.claims import claim_from_json
 from consumer.cli import main
 from consumer.engine import Decision, Engine, Reason
-from consumer.engine.engine import DEFAULT_RULES_PATH
 from consumer.producing import produce_claims
 from consumer.replay import ReplayRequest, run_replay
 from consumer.samples import generate_claims
-from consumer.schemas import CLAIM, decision_schema, schema_json
+from consumer.schemas import CLAIM, claim_schema, decision_schema, schema_json
 from consumer.service import build_service
 from consumer.settings import Settings
+from tests.integration.rulesets import MORE_AUTHORIZATION, changed_rule_set
+from tests.integration.streaming import outcome_of, validate_offline
 
 DEADLINE = 60.0
 
@@ -71,9 +71,12 @@ def decisions_in(bootstrap: str, topics: list[str]) -> list[dict[str, Any]]:
     ]
 
 
-def produce(settings: Settings, count: int, seed: int = 11) -> dict[str, dict[str, Any]]:
-    """Produce sample claims; returns them by event id."""
-    claims = list(generate_claims(count, seed))
+def produce(
+    settings: Settings, count: int, seed: int = 11, *, history_events: bool = False
+) -> dict[str, dict[str, Any]]:
+    """Produce sample claims (without the events only the claim history catches, unless
+    `history_events`); returns them by event id."""
+    claims = list(generate_claims(count, seed, history_events=history_events))
     produce_claims(settings, claims)
     return {c["event_id"]: c for c in claims}
 
@@ -109,6 +112,42 @@ def test_a_range_replay_decides_exactly_that_range_and_leaves_the_live_group_alo
     live.close()
 
 
+def test_a_range_replay_decides_against_the_history_before_the_range_as_the_live_service_did(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """Re-sent events, duplicates, overlapping spans and early initial visits in the range are
+    caught against the claims before it (rebuilt from the input), exactly as one live pass
+    over the whole topic decides them; a re-sent event gets no second decision."""
+    claims = list(generate_claims(3000, 17))
+    produce_claims(settings, claims)
+    live = validate_offline(claims, tmp_path)
+    history_rules = {r[0] for outcome in live.values() for r in outcome[2]}
+    assert {"history.duplicate-claim", "history.per-diem-overlap"} <= history_rules
+
+    request = ReplayRequest(
+        from_offset=400, to_offset=799, output_prefix="rp3.", create_topics=True
+    )
+    assert run_replay(settings, request) == 0
+
+    bootstrap = settings.kafka.bootstrap_servers
+    first_offset: dict[str, int] = {}  # each event's first record: the one decided
+    schema = claim_schema()
+    for msg in read_all(bootstrap, [settings.topics.input]):
+        claim = fastavro.schemaless_reader(io.BytesIO(msg.value()), schema, None)
+        first_offset.setdefault(claim["event_id"], msg.offset())  # type: ignore[call-overload]
+    expected = {event for event, offset in first_offset.items() if 400 <= offset <= 799}
+    replayed = decisions_in(
+        bootstrap, ["rp3." + settings.topics.accepted, "rp3." + settings.topics.pended]
+    )
+    assert len(replayed) == len(expected)
+    assert {d["event_id"] for d in replayed} == expected
+    assert len(expected) < 3 * 400, "the range must hold re-sent events"
+    for decision in replayed:
+        assert outcome_of(decision) == live[decision["event_id"]], decision["event_id"]
+    caught = {r["rule_id"] for d in replayed for r in d["reasons"]}
+    assert "history.duplicate-claim" in caught
+
+
 def reason_dict(reason: Reason) -> dict[str, Any]:
     return {
         "rule_id": reason.rule_id,
@@ -117,23 +156,6 @@ def reason_dict(reason: Reason) -> dict[str, Any]:
         "rarc": reason.rarc,
         "message": reason.message,
     }
-
-
-def changed_rule_set(tmp_path: Path, change: tuple[str, str] | None = None) -> Path:
-    """The shipped rules with one more code (J1170, hydromorphone) needing authorization, or
-    with `change` (old text, new text) made instead."""
-    folder = tmp_path / "rules-r2"
-    folder.mkdir()
-    shutil.copy(DEFAULT_RULES_PATH / "catalogue.yaml", folder)
-    text = (DEFAULT_RULES_PATH / "RB.046.A.yaml").read_text()
-    text = text.replace('version: "RB.046.A-2026.06.14-r1"', 'version: "RB.046.A-2026.06.14-r2"')
-    old, new = change or (
-        "extra_prior_authorization: {}",
-        "extra_prior_authorization: { ALL: [J1170] }",
-    )
-    assert old in text
-    (folder / "RB.046.A.yaml").write_text(text.replace(old, new))
-    return folder
 
 
 def whole_reasons(decision: Decision) -> list[tuple[Any, ...]]:
@@ -163,7 +185,7 @@ def test_diff_reports_exactly_the_claims_a_rule_change_changes(
     settings: Settings, tmp_path: Path, change: tuple[str, str] | None, by_rule: set[str]
 ) -> None:
     claims = produce(settings, 2000, seed=12)
-    other = changed_rule_set(tmp_path, change)
+    other = changed_rule_set(tmp_path, change or MORE_AUTHORIZATION)
     base_engine, other_engine = Engine.load(), Engine.load(other)
     expected = set()
     for claim in claims.values():

@@ -48,7 +48,7 @@ def test_every_claim_is_decided_once_on_its_topic_exactly_as_offline(
     reader = TopicReader(kafka_bootstrap, topics.outputs)
     group = GroupWatcher(kafka_bootstrap, unique_group_id, topics.input)
     try:
-        reader.wait_for_count(CLAIMS, timeout=120, topics=topics.decisions)
+        reader.wait_for_count(len(expected), timeout=120, topics=topics.decisions)
         group.wait_caught_up(30, lambda: validator.tail())
         reader.drain()
         consumed = validator.metric("infusion_validator_records_consumed_total")

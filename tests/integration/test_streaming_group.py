@@ -5,6 +5,7 @@ group's offsets exactly at what was decided, so a restart decides nothing twice.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from consumer.samples import generate_claims
 from tests.integration.streaming import (
@@ -13,8 +14,10 @@ from tests.integration.streaming import (
     assert_exactly_once,
     input_index,
     make_topics,
+    outcome_of,
     produce_claims,
     read_all,
+    validate_offline,
     wait_for,
 )
 
@@ -34,7 +37,11 @@ def test_two_validators_split_the_partitions_and_one_sigtermed_hands_over_cleanl
     topic_factory: Callable[..., str],
     validators: Callable[..., Validator],
     unique_group_id: str,
+    tmp_path: Path,
 ) -> None:
+    """b's partitions move to a with their claim history (restored from the changelog): the
+    second half's claims of b's members are decided against the first half's, exactly as one
+    process deciding the whole stream (offline `validate`) does."""
     topics = make_topics(topic_factory, 4)
     a, b = validators(topics, "a").start(), validators(topics, "b").start()
     both = wait_for(
@@ -44,8 +51,8 @@ def test_two_validators_split_the_partitions_and_one_sigtermed_hands_over_cleanl
         interval=0.25,
     )
     owned = [set(v.events("partitions assigned")[-1]["partitions"]) for v in (a, b)]
-    first = list(generate_claims(HALF, seed=606))
-    second = list(generate_claims(HALF, seed=607))
+    stream = list(generate_claims(2 * HALF, seed=606))  # the same members in both halves
+    first, second = stream[:HALF], stream[HALF:]
     produce_claims(kafka_bootstrap, topics, first)
     group = GroupWatcher(kafka_bootstrap, unique_group_id, topics.input)
     try:
@@ -75,7 +82,11 @@ def test_two_validators_split_the_partitions_and_one_sigtermed_hands_over_cleanl
     assert _processed(b) > 0
     assert read_all(kafka_bootstrap, [topics.dlq]) == []
     decisions = read_all(kafka_bootstrap, topics.decisions)
-    assert_exactly_once(decisions, {c["event_id"] for c in [*first, *second]})
+    assert_exactly_once(decisions, {c["event_id"] for c in stream})
+    expected = validate_offline(stream, tmp_path)
+    wrong = [r.event_id for r in decisions if outcome_of(r.decision) != expected[r.event_id]]
+    assert not wrong, f"{len(wrong)} decided otherwise than offline, e.g. {wrong[:3]}"
+    assert a.events("history restored"), "a did not restore b's partitions' history"
 
 
 def test_sigterm_exits_0_at_a_batch_boundary_and_a_restart_decides_nothing_again(
@@ -141,4 +152,4 @@ def test_sigterm_exits_0_at_a_batch_boundary_and_a_restart_decides_nothing_again
     assert idle_code == 0
     assert consumed_on_restart == 0
     assert final_offsets == ends
-    assert len(read_all(kafka_bootstrap, topics.decisions)) == HALF
+    assert len(read_all(kafka_bootstrap, topics.decisions)) == len({c["event_id"] for c in claims})
