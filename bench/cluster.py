@@ -86,7 +86,9 @@ def client_settings(bootstrap: str, input_topic: str) -> Settings:
 def produce_sample(bootstrap: str, topic: str, count: int, seed: int, lines: int) -> int:
     """The product's own producer and sample generator: `count` claims of `lines` lines."""
     settings = client_settings(bootstrap, topic)
-    return produce_claims(settings, generate_claims(count, seed, lines_per_claim=lines))
+    return produce_claims(
+        settings, generate_claims(count, seed, lines_per_claim=lines, history_events=False)
+    )
 
 
 def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:

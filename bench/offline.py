@@ -18,7 +18,7 @@ import orjson
 from bench.apps import REPO
 from consumer.samples import generate_claims
 
-_SUMMARY = re.compile(r"(\d+) claims decided.* in ([\d.]+)s \(([\d,]+) claims/s\)")
+_SUMMARY = re.compile(r"(\d+) claims decided.* in ([\d.]+)s \(([\d,]+) claims/s")
 
 
 @dataclass
@@ -34,7 +34,7 @@ class OfflineResult:
 def write_claims(path: Path, count: int, seed: int, lines: int) -> Path:
     """The benchmark's claims (same generator and seed as the topic) as JSON Lines."""
     with path.open("wb") as out:
-        for claim in generate_claims(count, seed, lines_per_claim=lines):
+        for claim in generate_claims(count, seed, lines_per_claim=lines, history_events=False):
             out.write(orjson.dumps(claim, option=orjson.OPT_APPEND_NEWLINE))
     return path
 
