@@ -71,7 +71,10 @@ def consumer_config(settings: Settings, group_id: str, **callbacks: Any) -> Conf
         # starves a fast consumer: the bench passthrough went from 22,700 to 121,000 claims/s
         # with 10 ms, the validator +10 %.
         "fetch.queue.backoff.ms": 10,
-        "fetch.min.bytes": 65536,
+        # A fetch is answered as soon as one record is there: with 65,536 every fetch below
+        # about 20k claims/s waited the full fetch.wait.max.ms; 1 halved p50 (passthrough at
+        # 2k claims/s 60 -> 21 ms, validator at 10k/s 51 -> 23 ms) at the same throughput.
+        "fetch.min.bytes": 1,
         # Under light load a fetch waits up to this long for fetch.min.bytes, and every claim
         # pays it: 50 -> 10 ms took p50 from 79 to 53 ms and p99 from 320 to 122 ms at 3,000
         # claims/s (bench latency run, batch_timeout_ms=10). At full load data is always there.
@@ -98,6 +101,14 @@ def producer_config(
         # (a transaction's commit flushes at once, so batches are per transaction anyway).
         "linger.ms": 5,
         "compression.type": "lz4",
+        # A transaction that starts while the broker still writes the previous one's commit
+        # markers gets CONCURRENT_TRANSACTIONS from AddOffsetsToTxn, retried after this
+        # backoff. librdkafka's 100 ms default made 1-12 % of transactions stall 80-140 ms
+        # and set the claims' p99; 5 ms growing to 20 ms took the send_offsets calls over
+        # 50 ms from 4-22 per run to 0-1 and passthrough's p99 at 10k claims/s from 158-586
+        # to 49-50 ms, with the same throughput (../shared/notes/latency-and-the-loop.md).
+        "retry.backoff.ms": 5,
+        "retry.backoff.max.ms": 20,
         # Any record the service accepts (up to processing.max_value_bytes) must fit again as
         # a dead letter or inside its decision, and so must an oversized record that goes to
         # the DLQ whole; librdkafka's default, 1,000,000, is below the default max_value_bytes
