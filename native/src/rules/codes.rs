@@ -61,11 +61,14 @@ pub fn mutually_exclusive(ctx: &Context, out: &mut Findings) {
     }
     for (i, later) in lines.iter().enumerate() {
         for earlier in &lines[..i] {
+            // The day overlap first: it is two comparisons, and rules most pairs out.
             let (a, b) = (earlier.info, later.info);
-            let exclusive = a.exclusive_with.contains(later.code.as_ref())
-                || a.exclusive_with_kinds.contains(&b.kind)
-                || b.exclusive_with_kinds.contains(&a.kind);
-            if exclusive && later.overlaps(earlier) {
+            let exclusive = || {
+                a.exclusive_with_kinds.contains(&b.kind)
+                    || b.exclusive_with_kinds.contains(&a.kind)
+                    || a.exclusive_with.contains(later.code.as_ref())
+            };
+            if later.overlaps(earlier) && exclusive() {
                 let message = format!(
                     "{} may not be billed with {} (line {}) on the same days.",
                     later.code, earlier.code, earlier.number

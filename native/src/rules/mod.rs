@@ -20,7 +20,7 @@ mod place;
 mod units;
 
 use std::borrow::Cow;
-use std::collections::HashSet;
+use rustc_hash::FxHashSet as HashSet;
 
 pub use claim::is_valid_npi;
 

@@ -5,7 +5,7 @@
 //! "do not use A with B" binds both ways. Unlisted codes take their first letter's default,
 //! else kind `other`.
 
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use super::codes::{expand_codes, lob, lobs, Kind};
 use super::file::CatalogueFile;
@@ -43,7 +43,7 @@ impl CodeInfo {
             hit_category: None,
             groups: Vec::new(),
             prior_authorization: [false; LOBS],
-            exclusive_with: HashSet::new(),
+            exclusive_with: HashSet::default(),
             exclusive_with_kinds: Vec::new(),
             not_otherwise_classified: false,
             bundled_into_per_diem: false,
@@ -105,7 +105,7 @@ fn date(text: &Option<String>) -> Result<Option<i32>, String> {
 }
 
 pub fn compile(file: &CatalogueFile) -> Result<Catalogue, String> {
-    let mut defaults = HashMap::new();
+    let mut defaults = HashMap::default();
     for (prefix, default) in &file.prefix_defaults {
         let mut chars = prefix.chars();
         let (Some(first), None) = (chars.next(), chars.next()) else {
@@ -113,7 +113,7 @@ pub fn compile(file: &CatalogueFile) -> Result<Catalogue, String> {
         };
         defaults.insert(first, CodeInfo::new(Kind::parse(&default.kind)?));
     }
-    let mut codes: HashMap<String, CodeInfo> = HashMap::new();
+    let mut codes: HashMap<String, CodeInfo> = HashMap::default();
     let slot = |codes: &mut HashMap<String, CodeInfo>, code: &str| {
         if !codes.contains_key(code) {
             let first = code.chars().next();

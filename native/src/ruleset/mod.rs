@@ -10,7 +10,7 @@ pub mod codes;
 pub mod file;
 pub mod policy;
 
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use crate::text::parse_date;
 use catalogue::Catalogue;
@@ -88,7 +88,7 @@ fn compile(loaded: &LoadedRuleSet) -> Result<RuleSet, String> {
     let effective_to = file.effective_to.as_deref().map(day).transpose()?;
     let catalogue = catalogue::compile(&loaded.catalogue)?;
     let default = policy::compile(file, effective_from, None)?;
-    let mut contracts = HashMap::new();
+    let mut contracts = HashMap::default();
     for (id, contract) in &file.contracts {
         contracts.insert(
             id.clone(),

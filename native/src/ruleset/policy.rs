@@ -1,6 +1,8 @@
 //! A rule set's parameters after any contract override: what the rules consult.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashSet as HashSet;
 
 use super::codes::{expand_codes, lob, lobs};
 use super::file::{CodeSet, Contract, ReasonCodes, RuleSetFile};
