@@ -10,7 +10,6 @@ from typing import Any
 from confluent_kafka import KafkaError, Producer
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
-from consumer.claims import claim_from_json
 from consumer.clients import common_config, producer_config
 from consumer.errors import KafkaSetupError
 from consumer.settings import Settings
@@ -54,7 +53,7 @@ def produce_claims(
     started = time.perf_counter()
     count = 0
     for claim in claims:
-        value = encode(claim_from_json(claim))
+        value = encode(claim)
         while True:
             try:
                 producer.produce(target, value, claim["member_id"].encode())

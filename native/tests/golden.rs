@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use _native::codec::json;
+use _native::codec::{avro, json};
 use _native::history::decide_recorded;
 use _native::history::store::PartitionStore;
 use _native::ruleset::RuleSets;
@@ -142,4 +142,28 @@ fn every_golden_sequence_is_decided_as_its_file_says_in_one_stream() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn every_golden_claim_written_in_avro_reads_back_and_decides_the_same() {
+    let engine_json = fs::read_to_string(golden().join("../engine.json")).expect("engine.json");
+    let engine = RuleSets::from_json(&engine_json).expect("the shipped rule set loads");
+    let mut paths = Vec::new();
+    cases(&golden(), &mut paths);
+    for path in &paths {
+        let case: Value = serde_json::from_slice(&fs::read(path).unwrap()).unwrap();
+        let text = serde_json::to_vec(&case["claim"]).unwrap();
+        let claim = json::parse(&text).unwrap();
+        let body = avro::write_claim(&claim);
+        let read = avro::read_claim(&body).unwrap_or_else(|| panic!("{}", path.display()));
+        assert_eq!(avro::write_claim(&read), body, "{}", path.display());
+        let (a, b) = (engine.decide(&claim, None), engine.decide(&read, None));
+        let keys = |o: &_native::engine::Outcome| -> Vec<String> {
+            o.reasons
+                .iter()
+                .map(|r| format!("{:?} {}", r.key(), r.message))
+                .collect()
+        };
+        assert_eq!(keys(&a), keys(&b), "{}", path.display());
+    }
 }

@@ -44,11 +44,11 @@ from confluent_kafka import (
 from prometheus_client.parser import text_string_to_metric_families
 
 from consumer._native import History
-from consumer.claims import claim_from_json, record_from_json
+from consumer.claims import claim_from_json
 from consumer.engine import Engine
 from consumer.offline import validate
 from consumer.producing import produce_claims as product_produce_claims
-from consumer.schemas import CLAIM, decision_schema
+from consumer.schemas import decision_schema
 from consumer.settings import Settings
 from consumer.wire import Wire
 
@@ -143,8 +143,7 @@ def produce_claims(bootstrap: str, topics: Topics, claims: Iterable[dict[str, An
 def claim_encoder(bootstrap: str, topics: Topics) -> Callable[[dict[str, Any]], bytes]:
     """JSON-form claim -> input record value (raw Avro), for hand-built record sequences; only
     the schema is checked (a claim without lines encodes, the validator must DLQ it)."""
-    encode = Wire.build(client_settings(bootstrap, topics)).claim_encoder()
-    return lambda claim: encode(record_from_json(claim, CLAIM))
+    return Wire.build(client_settings(bootstrap, topics)).claim_encoder()
 
 
 def produce_values(

@@ -16,6 +16,7 @@ import consumer.pipeline
 import consumer.recovery
 import consumer.txn
 from consumer.dlq import DeadLetterGuard
+from consumer.encoding import claim_body
 from consumer.engine import RULE_IDS, Engine
 from consumer.metrics import Metrics
 from consumer.pipeline import Pipeline
@@ -146,7 +147,7 @@ class FakeProducer:
 
 def batch() -> list[Record]:
     """Two accepted claims, one pended (not at home, on each of its five lines), one dead letter."""
-    encode = Wire.build(load_settings()).claim_encoder()
+    encode = claim_body
     pended = claim_record(place_of_service="11")
     for line in pended["lines"]:
         line["place_of_service"] = None

@@ -53,9 +53,7 @@ def new_parts(engine: Engine, writer_schema: str | None = None, **processing: An
     metrics = Metrics(registry, RULE_IDS, (*DLQ_ERROR_CLASSES, ENGINE_ERROR))
     wire = Wire.build(settings)
     processor = wire.processor(engine)
-    return Parts(
-        processor, registry, wire.claim_encoder(), lambda: processor.tally.publish(metrics)
-    )
+    return Parts(processor, registry, claim_body, lambda: processor.tally.publish(metrics))
 
 
 @pytest.fixture
@@ -259,7 +257,7 @@ def test_with_a_history_a_resent_event_writes_nothing_and_an_abort_forgets_the_b
     settings = load_settings()
     wire = Wire.build(settings)
     processor = wire.processor(engine, history=history)
-    encode = wire.claim_encoder()
+    encode = claim_body
     first = claim_record()
     again = claim_record(event_id="evt-again")  # the same claim id, another event
     batch = [FakeMessage(encode(first)), FakeMessage(encode(first)), FakeMessage(encode(again))]
@@ -310,7 +308,7 @@ def test_a_shadow_rule_set_disagrees_exactly_where_compare_says_and_writes_nothi
 
     wire = Wire.build(load_settings())
     plain, shadowed = wire.processor(engine), wire.processor(engine, shadow=candidate)
-    encode = wire.claim_encoder()
+    encode = claim_body
     claims = [claim_from_json(c) for c in generate_claims(400, 5, history_events=False)]
     batch = [FakeMessage(encode(c), _offset=i) for i, c in enumerate(claims)]
     live = [(t, decode_decision(v)["reasons"]) for t, v, _ in plain.process_batch(batch)]

@@ -1,5 +1,6 @@
 //! Avro binary encoding, just what our two records need: a zero-copy reader for
-//! `ClaimSubmitted` bodies and the writer primitives for the `ClaimDecision` head.
+//! `ClaimSubmitted` bodies, its writer (claims read from the JSON form, for producers), and
+//! the writer primitives for the `ClaimDecision` head.
 //!
 //! The reader is strict: anything it does not read exactly as our schema writes it is `None`,
 //! and the caller hands the record to the Python decoder, which either turns it into our
@@ -220,12 +221,88 @@ impl Writer<'_> {
 
     /// A `["null", "string"]` union.
     pub fn optional_string(&mut self, value: Option<&str>) {
+        self.optional(value, |w, text| w.string(text));
+    }
+
+    /// A `["null", T]` union.
+    fn optional<T>(&mut self, value: Option<T>, write: impl FnOnce(&mut Self, T)) {
         match value {
             None => self.long(0),
-            Some(text) => {
+            Some(value) => {
                 self.long(1);
-                self.string(text);
+                write(self, value);
             }
         }
     }
+
+    /// One block with every item, then the end of the array (just the end when empty).
+    fn array<T>(&mut self, items: &[T], mut write: impl FnMut(&mut Self, &T)) {
+        if !items.is_empty() {
+            self.long(items.len() as i64);
+            for item in items {
+                write(self, item);
+            }
+        }
+        self.long(0);
+    }
+
+    fn double(&mut self, value: f64) {
+        self.out.extend_from_slice(&value.to_le_bytes());
+    }
+
+    /// `decimal(11, 2)` from cents, as fastavro writes it: big-endian two's complement in
+    /// (bit length of |cents| + 1) bits, rounded up to whole bytes.
+    fn cents(&mut self, cents: i64) {
+        let bits = 64 - cents.unsigned_abs().leading_zeros() + 1;
+        let size = bits.div_ceil(8) as usize;
+        self.long(size as i64);
+        self.out.extend_from_slice(&cents.to_be_bytes()[8 - size..]);
+    }
+}
+
+/// The body of `claim` in our `ClaimSubmitted` schema: the bytes fastavro writes for the same
+/// record (`read_claim` reads them back).
+pub fn write_claim(claim: &Claim) -> Vec<u8> {
+    let mut out = Vec::with_capacity(256 + 128 * claim.lines.len());
+    let mut w = Writer { out: &mut out };
+    w.string(claim.event_id);
+    w.string(claim.claim_id);
+    w.long(i64::from(claim.frequency));
+    w.optional_string(claim.payer_claim_number);
+    w.long(claim.submitted_at_millis);
+    w.long(i64::from(claim.line_of_business));
+    w.optional_string(claim.contract_id);
+    w.string(claim.member_id);
+    w.string(claim.billing_npi);
+    w.optional_string(claim.rendering_npi);
+    w.optional_string(claim.place_of_service);
+    w.array(&claim.diagnosis_codes, |w, code| w.string(code));
+    w.optional_string(claim.prior_authorization);
+    w.cents(claim.total_charge);
+    w.array(&claim.lines, write_line);
+    out
+}
+
+fn write_line(w: &mut Writer, line: &Line) {
+    w.long(i64::from(line.line_number));
+    w.string(line.procedure_code);
+    w.array(&line.modifiers, |w, modifier| w.string(modifier));
+    w.long(i64::from(line.service_date_from));
+    w.optional(line.service_date_to, |w, day| w.long(i64::from(day)));
+    w.double(line.units);
+    w.optional(line.infusions, |w, n| w.long(i64::from(n)));
+    w.optional_string(line.place_of_service);
+    w.array(&line.diagnosis_pointers, |w, pointer| {
+        w.long(i64::from(*pointer))
+    });
+    w.cents(line.charge);
+    w.optional(line.ndc.as_ref(), |w, ndc| {
+        w.string(ndc.code);
+        w.string(ndc.qualifier);
+        w.string(ndc.unit);
+        w.double(ndc.quantity);
+    });
+    w.optional_string(line.prior_authorization);
+    w.optional_string(line.rendering_npi);
+    w.optional_string(line.description);
 }

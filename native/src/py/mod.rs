@@ -10,7 +10,9 @@ mod stream;
 mod tally;
 
 use pyo3::prelude::*;
+use pyo3::types::PyBytes;
 
+use crate::codec::{avro, json};
 use crate::rules::{is_valid_npi, RuleId};
 use crate::ruleset::codes;
 
@@ -27,6 +29,14 @@ fn valid_npi(npi: &str) -> bool {
     is_valid_npi(npi)
 }
 
+/// The Avro body (our `ClaimSubmitted` schema) of a claim written plainly in the JSON form
+/// (one JSON object), or None when it is not written plainly: then `consumer.records` reads
+/// it (and says what is wrong with it, if anything).
+#[pyfunction]
+fn encode_claim<'py>(py: Python<'py>, line: &[u8]) -> Option<Bound<'py, PyBytes>> {
+    json::parse(line).map(|claim| PyBytes::new(py, &avro::write_claim(&claim)))
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<engine::Engine>()?;
@@ -37,6 +47,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<outcome::Difference>()?;
     m.add_class::<stream::StreamDecider>()?;
     m.add_class::<offline::OfflineDecider>()?;
+    m.add_function(wrap_pyfunction!(encode_claim, m)?)?;
     m.add_function(wrap_pyfunction!(expand_codes, m)?)?;
     m.add_function(wrap_pyfunction!(valid_npi, m)?)?;
     let ids: Vec<&str> = RuleId::ALL.iter().map(|rule| rule.id()).collect();

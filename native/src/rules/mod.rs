@@ -19,8 +19,8 @@ mod history;
 mod place;
 mod units;
 
-use std::borrow::Cow;
 use rustc_hash::FxHashSet as HashSet;
+use std::borrow::Cow;
 
 pub use claim::is_valid_npi;
 
