@@ -24,8 +24,8 @@ $(STAMP): pyproject.toml native/Cargo.toml $(shell find native/src -name '*.rs')
 setup: runtime tools  ## everything the tests need (cached; a cold machine takes ~15 min)
 
 runtime: $(STAMP)  ## virtualenv + dependencies, Kafka jars, the schema registry (cached)
-	$(BIN)/python -m consumer.localkafka fetch
-	$(BIN)/python -m consumer.localregistry fetch
+	$(BIN)/python -m consumer.local.kafka fetch
+	$(BIN)/python -m consumer.local.registry fetch
 
 tools:  ## helm, promtool + prometheus, etcd, kube-apiserver, CRDs (cached; .ci/tools.sh)
 	bash .ci/tools.sh

@@ -33,7 +33,7 @@ from bench.memory import measure_memory
 from bench.offline import run_validate, write_claims
 from bench.peer_env import peer_python, peer_versions
 from bench.profiling import summarise
-from consumer.localkafka import LocalKafka, pinned_version
+from consumer.local.kafka import LocalKafka, pinned_version
 
 REPEATED = (
     "validator", "baseline", "passthrough", "peer", "validator-alos", "validator-2p",

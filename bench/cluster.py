@@ -17,9 +17,9 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
-from consumer.producing import produce_claims
-from consumer.samples import generate_claims
+from consumer.demo.samples import generate_claims
 from consumer.settings import Settings
+from consumer.stream.producing import produce_claims
 
 TIMEOUT = 30.0
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import orjson
 
 from bench.apps import REPO
-from consumer.samples import generate_claims
+from consumer.demo.samples import generate_claims
 
 _SUMMARY = re.compile(r"(\d+) claims decided.* in ([\d.]+)s \(([\d,]+) claims/s")
 

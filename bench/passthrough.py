@@ -1,6 +1,6 @@
 """The Python ceiling: a minimal confluent-kafka consume → produce loop moving the same bytes.
 
-Same librdkafka settings (`consumer.clients`), the same batch size and timeout and the same
+Same librdkafka settings (`consumer.stream.clients`), the same batch size and timeout and the same
 transaction per batch as the validator; the only thing missing is the validator's own work
 (decode, decide, encode, headers, metrics). validator / passthrough is therefore the share of
 the Python ceiling the product keeps.
@@ -23,8 +23,8 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
-from consumer.clients import consumer_config, producer_config
 from consumer.settings import Settings
+from consumer.stream.clients import consumer_config, producer_config
 
 
 def main(argv: list[str] | None = None) -> int:

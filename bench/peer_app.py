@@ -21,9 +21,9 @@ from typing import Any
 from quixstreams import Application, message_context
 from quixstreams.models.serializers import Serializer
 
+from consumer.codec.wire import Wire
 from consumer.engine import Engine
 from consumer.settings import Settings, TopicSettings
-from consumer.wire import Wire
 
 
 class Record:

@@ -33,7 +33,7 @@ def _history(args: argparse.Namespace, engine: Any) -> Any:
     """The history the file is decided against: empty, or the claims of `--history FILE`;
     None with `--no-history`."""
     from consumer._native import History
-    from consumer.offline import validate
+    from consumer.offline.validate import validate
 
     if args.no_history:
         return None
@@ -48,7 +48,7 @@ def _history(args: argparse.Namespace, engine: Any) -> Any:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from consumer.offline import validate
+    from consumer.offline.validate import validate
 
     engine = _engine(args)
     history = _history(args, engine)
@@ -63,11 +63,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    from consumer.encoding import claim_body
+    from consumer.codec.encoding import claim_body
     from consumer.engine import Engine
     from consumer.errors import ClaimFormatError
-    from consumer.explain import render, render_against
-    from consumer.offline import decider, open_input, read_claims
+    from consumer.offline.explain import render, render_against
+    from consumer.offline.validate import decider, open_input, read_claims
 
     engine = _engine(args)
     against = Engine.choose(args.against, args.rule_set) if args.against else None
@@ -115,12 +115,12 @@ def cmd_rules_check(args: argparse.Namespace) -> int:
 
 
 def cmd_produce_sample(args: argparse.Namespace) -> int:
-    from consumer.samples import generate_claims
+    from consumer.demo.samples import generate_claims
 
     claims = generate_claims(args.count, args.seed, lines_per_claim=args.lines)
     if args.bootstrap or args.config:  # to Kafka; otherwise to a file or stdout
-        from consumer.producing import produce_claims
         from consumer.settings import load_settings
+        from consumer.stream.producing import produce_claims
 
         overrides = {"kafka": {"bootstrap_servers": args.bootstrap}} if args.bootstrap else {}
         settings = load_settings(args.config, **overrides)
@@ -138,7 +138,7 @@ def cmd_produce_sample(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from consumer.signals import Signals
+    from consumer.stream.signals import Signals
 
     signals = Signals()  # first: a SIGTERM during start-up exits 0, not 143
 
@@ -154,7 +154,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = load_settings(args.config, **({"shadow": shadow} if shadow else {}))
     logs.configure(settings.log_level)
 
-    from consumer import service
+    from consumer.stream import service
 
     return service.run(settings, signals)
 
@@ -163,7 +163,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from consumer import logs
-    from consumer.replay import ReplayRequest, run_replay
+    from consumer.replay.command import ReplayRequest, run_replay
     from consumer.settings import load_settings
 
     settings = load_settings(args.config)
@@ -199,7 +199,7 @@ def _timestamp(text: str) -> datetime:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from consumer import logs
-    from consumer.demo import run_demo
+    from consumer.demo.command import run_demo
 
     logs.configure("WARNING")  # the demo talks to a person: its own lines, not the JSON log
     # Transient broker chatter (coordinator loading, reconnects) is noise in a demo.
@@ -210,7 +210,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_dashboard(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from consumer.dashboard import Prometheus, render
+    from consumer.demo.dashboard import Prometheus, render
 
     drawn = render(
         Prometheus(args.prometheus), Path(args.output), job=args.job, minutes=args.minutes
@@ -344,7 +344,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from consumer.signals import StartupInterrupted
+    from consumer.stream.signals import StartupInterrupted
 
     args = build_parser().parse_args(argv)
     try:

@@ -19,8 +19,8 @@ from typing import Any
 import fastavro
 from hypothesis import strategies as st
 
-from consumer.claims import claim_from_json
-from consumer.schemas import decision_schema
+from consumer.records.claims import claim_from_json
+from consumer.records.schemas import decision_schema
 
 
 @dataclass

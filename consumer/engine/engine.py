@@ -19,10 +19,11 @@ from typing import Any
 
 from consumer import _native
 from consumer._native import History
-from consumer.encoding import claim_body
+from consumer.codec.encoding import claim_body
 from consumer.engine.files import is_rule_set_file, read_rule_set
 from consumer.engine.icd10 import billable_codes
 from consumer.errors import RuleSetError
+from consumer.paths import RULES
 
 Decision = _native.Decision
 Reason = _native.Reason
@@ -34,7 +35,7 @@ NOT_IN_EFFECT = "policy.not-in-effect"
 RULE_IDS: tuple[str, ...] = tuple(_native.RULE_IDS)
 
 # The rules/ folder of a source checkout; a deployment points INFUSION_VALIDATOR_RULES at its own.
-DEFAULT_RULES_PATH = Path(__file__).resolve().parents[2] / "rules"
+DEFAULT_RULES_PATH = RULES
 
 
 @functools.cache
@@ -102,7 +103,7 @@ class Engine:
         return self.native.describe()
 
     def decide(self, claim: dict[str, Any]) -> Decision:
-        """The decision of a claim in record form (`consumer.claims`)."""
+        """The decision of a claim in record form (`consumer.records.claims`)."""
         return self.native.decide(claim_body(claim))
 
     def decide_body(self, body: bytes) -> Decision:

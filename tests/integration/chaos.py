@@ -32,9 +32,9 @@ from typing import Any
 import fastavro
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from consumer.localkafka import LocalKafka
-from consumer.samples import generate_claims
-from consumer.schemas import claim_schema
+from consumer.demo.samples import generate_claims
+from consumer.local.kafka import LocalKafka
+from consumer.records.schemas import claim_schema
 from tests.integration.streaming import (
     REPO,
     GroupWatcher,

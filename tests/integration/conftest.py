@@ -4,14 +4,14 @@ The broker is chosen once per session, first that applies:
 1. `KAFKA_BOOTSTRAP_SERVERS` is set: that cluster, no lifecycle (`local_kafka` is None);
 2. a Docker engine answers: testcontainers' Kafka module (KRaft), image from
    `KAFKA_TESTCONTAINERS_IMAGE`;
-3. otherwise `consumer.localkafka.LocalKafka`: Apache Kafka jars from Maven Central, run with
+3. otherwise `consumer.local.kafka.LocalKafka`: Apache Kafka jars from Maven Central, run with
    the local Java.
 (also when Docker answers but the container will not start, e.g. the image cannot be pulled).
 If none can be had the tests fail with the reason; they are never skipped.
 
 The schema registry (SPEC §8) likewise: `SCHEMA_REGISTRY_URL` if set (a Confluent-compatible
 API, e.g. `http://host:8081` or Apicurio's `…/apis/ccompat/v7`), else a local Apicurio Registry
-(`consumer.localregistry`, built from Maven Central by `make setup`).
+(`consumer.local.registry`, built from Maven Central by `make setup`).
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from consumer.errors import KafkaSetupError, LocalSetupError
-from consumer.localkafka import LocalKafka
-from consumer.localregistry import LocalRegistry
+from consumer.local.kafka import LocalKafka
+from consumer.local.registry import LocalRegistry
 
 _HERE = Path(__file__).parent
 # cp-kafka 7.9 = Apache Kafka 3.9; it is what this testcontainers class's KRaft set-up targets.

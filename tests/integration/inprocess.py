@@ -13,9 +13,9 @@ import logging
 import threading
 from typing import Any, Self
 
-from consumer.http import HealthServer
-from consumer.service import build_service
 from consumer.settings import Settings
+from consumer.stream.http import HealthServer
+from consumer.stream.service import build_service
 from tests.integration.streaming import wait_for
 
 

@@ -44,13 +44,13 @@ from confluent_kafka import (
 from prometheus_client.parser import text_string_to_metric_families
 
 from consumer._native import History
-from consumer.claims import claim_from_json
+from consumer.codec.wire import Wire
 from consumer.engine import Engine
-from consumer.offline import validate
-from consumer.producing import produce_claims as product_produce_claims
-from consumer.schemas import decision_schema
+from consumer.offline.validate import validate
+from consumer.records.claims import claim_from_json
+from consumer.records.schemas import decision_schema
 from consumer.settings import Settings
-from consumer.wire import Wire
+from consumer.stream.producing import produce_claims as product_produce_claims
 
 REPO = Path(__file__).resolve().parents[2]
 T = TypeVar("T")

@@ -11,7 +11,7 @@ import pytest
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient
 
-from consumer.localkafka import LocalKafka
+from consumer.local.kafka import LocalKafka
 
 TopicFactory = Callable[..., str]
 

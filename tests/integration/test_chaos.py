@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from consumer.localkafka import LocalKafka
+from consumer.local.kafka import LocalKafka
 from tests.integration.chaos import Plan, run_chaos
 from tests.integration.streaming import make_topics
 

@@ -29,7 +29,7 @@ import pytest
 import yaml
 
 from consumer.errors import LocalSetupError
-from consumer.localk8s import LocalKubeAPI, crd_files, tool
+from consumer.local.k8s import LocalKubeAPI, crd_files, tool
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "deploy" / "helm" / "infusion-validator"

@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
-from consumer.samples import generate_claims
+from consumer.demo.samples import generate_claims
 from tests.integration.streaming import (
     REPO,
     GroupWatcher,

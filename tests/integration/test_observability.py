@@ -19,16 +19,16 @@ from confluent_kafka import Producer
 from prometheus_client.parser import text_string_to_metric_families
 
 from consumer._native import History
-from consumer.claims import claim_from_json
-from consumer.encoding import claim_body
+from consumer.codec.encoding import claim_body
+from consumer.demo.samples import generate_claims
 from consumer.engine import Engine
-from consumer.http import HealthServer
 from consumer.logs import JsonFormatter
-from consumer.offline import decider
-from consumer.producing import produce_claims
-from consumer.samples import generate_claims
-from consumer.service import Service, build_service
+from consumer.offline.validate import decider
+from consumer.records.claims import claim_from_json
 from consumer.settings import Settings
+from consumer.stream.http import HealthServer
+from consumer.stream.producing import produce_claims
+from consumer.stream.service import Service, build_service
 
 CLAIMS = 3000
 POISON = [b"garbage", b"", b"\x00\x00\x00\x00\x01"]

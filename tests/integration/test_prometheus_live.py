@@ -21,14 +21,14 @@ import pytest
 import yaml
 from confluent_kafka import Producer
 
-from consumer.dashboard import Prometheus, Target, grafana_variables, load_panels, render
-from consumer.dashboard import substitute as fill
+from consumer.demo.dashboard import Prometheus, Target, grafana_variables, load_panels, render
+from consumer.demo.dashboard import substitute as fill
+from consumer.demo.samples import generate_claims
 from consumer.engine.engine import DEFAULT_RULES_PATH
 from consumer.errors import LocalSetupError
-from consumer.localprometheus import LocalPrometheus
-from consumer.producing import produce_claims
-from consumer.samples import generate_claims
+from consumer.local.prometheus import LocalPrometheus
 from consumer.settings import Settings
+from consumer.stream.producing import produce_claims
 from tests.integration.inprocess import InProcessValidator
 from tests.integration.streaming import wait_for
 

@@ -18,15 +18,15 @@ import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
-from consumer.claims import claim_from_json
 from consumer.cli import main
+from consumer.demo.samples import generate_claims
 from consumer.engine import Decision, Engine, Reason
-from consumer.producing import produce_claims
-from consumer.replay import ReplayRequest, run_replay
-from consumer.samples import generate_claims
-from consumer.schemas import CLAIM, claim_schema, decision_schema, schema_json
-from consumer.service import build_service
+from consumer.records.claims import claim_from_json
+from consumer.records.schemas import CLAIM, claim_schema, decision_schema, schema_json
+from consumer.replay.command import ReplayRequest, run_replay
 from consumer.settings import Settings
+from consumer.stream.producing import produce_claims
+from consumer.stream.service import build_service
 from tests.integration.rulesets import MORE_AUTHORIZATION, changed_rule_set
 from tests.integration.streaming import outcome_of, validate_offline
 

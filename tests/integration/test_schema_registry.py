@@ -25,13 +25,13 @@ from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerialize
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 from confluent_kafka.serialization import MessageField, SerializationContext
 
-from consumer.claims import claim_from_json
+from consumer.demo.samples import generate_claims
 from consumer.errors import SchemaError
-from consumer.pipeline import REGISTRY_BACKOFF_SECONDS
-from consumer.producing import produce_claims
-from consumer.samples import generate_claims
-from consumer.schemas import CLAIM, DECISION, schema_json
+from consumer.records.claims import claim_from_json
+from consumer.records.schemas import CLAIM, DECISION, schema_json
 from consumer.settings import Settings, load_settings
+from consumer.stream.pipeline import REGISTRY_BACKOFF_SECONDS
+from consumer.stream.producing import produce_claims
 from tests.integration.conftest import Registry, start_local_registry
 from tests.integration.inprocess import InProcessValidator
 from tests.integration.streaming import (

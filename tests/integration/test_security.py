@@ -17,9 +17,9 @@ import pytest
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from consumer.localkafka import LocalKafka
-from consumer.localtls import LocalTls
-from consumer.samples import generate_claims
+from consumer.demo.samples import generate_claims
+from consumer.local.kafka import LocalKafka
+from consumer.local.tls import LocalTls
 from tests.integration.conftest import SCRAM_USER
 from tests.integration.streaming import (
     GroupWatcher,

@@ -11,11 +11,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from consumer.metrics import SHADOW_CHANGES
-from consumer.producing import produce_claims
-from consumer.replay import ReplayRequest, run_replay
-from consumer.samples import generate_claims
+from consumer.demo.samples import generate_claims
+from consumer.replay.command import ReplayRequest, run_replay
 from consumer.settings import Settings
+from consumer.stream.metrics import SHADOW_CHANGES
+from consumer.stream.producing import produce_claims
 from tests.integration.inprocess import InProcessValidator
 from tests.integration.rulesets import changed_rule_set
 from tests.integration.streaming import Record, outcome_of, read_all

@@ -18,8 +18,8 @@ from pathlib import Path
 import orjson
 import pytest
 
+from consumer.demo.samples import generate_claims
 from consumer.engine.engine import DEFAULT_RULES_PATH
-from consumer.samples import generate_claims
 from tests.integration.streaming import (
     FAST_GROUP,
     GroupWatcher,

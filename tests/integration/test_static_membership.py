@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from consumer.samples import generate_claims
+from consumer.demo.samples import generate_claims
 from tests.integration.streaming import (
     GroupWatcher,
     Validator,

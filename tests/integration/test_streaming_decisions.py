@@ -11,9 +11,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from consumer.decoding import ERROR_CLASSES as DECODE_ERROR_CLASSES
+from consumer.codec.decoding import ERROR_CLASSES as DECODE_ERROR_CLASSES
+from consumer.demo.samples import generate_claims
 from consumer.engine import Engine
-from consumer.samples import generate_claims
 from tests.integration.streaming import (
     GroupWatcher,
     TopicReader,

@@ -7,7 +7,8 @@ Across a broker restart the validator rides through in the same process: it abor
 and goes on. When librdkafka blocks for good inside `send_offsets_to_transaction`, ignoring its
 timeout because the group coordinator went away during the call (confluentinc/librdkafka#5456
 and #5511, open; librdkafka 2.16.0 here), the call is abandoned at its bound, the producer
-replaced and the batch's outcome read from the group (consumer.txn, consumer.recovery).
+replaced and the batch's outcome read from the group (consumer.stream.txn,
+consumer.stream.recovery).
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from consumer.localkafka import LocalKafka
-from consumer.samples import generate_claims
+from consumer.demo.samples import generate_claims
+from consumer.local.kafka import LocalKafka
 from tests.integration.streaming import (
     GroupWatcher,
     LogEnds,

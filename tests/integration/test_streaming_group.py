@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from consumer.samples import generate_claims
+from consumer.demo.samples import generate_claims
 from tests.integration.streaming import (
     GroupWatcher,
     Validator,

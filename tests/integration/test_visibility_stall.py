@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 from confluent_kafka import Consumer, TopicPartition
 
-from consumer.samples import generate_claims
+from consumer.demo.samples import generate_claims
 from consumer.settings import ProcessingSettings
 from tests.integration.streaming import (
     LogEnds,

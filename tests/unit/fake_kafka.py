@@ -12,17 +12,17 @@ import pytest
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
 from prometheus_client import CollectorRegistry
 
-import consumer.pipeline
-import consumer.recovery
-import consumer.txn
-from consumer.dlq import DeadLetterGuard
-from consumer.encoding import claim_body
+import consumer.stream.pipeline
+import consumer.stream.recovery
+import consumer.stream.txn
+from consumer.codec.encoding import claim_body
+from consumer.codec.wire import DLQ_ERROR_CLASSES, Wire
 from consumer.engine import RULE_IDS, Engine
-from consumer.metrics import Metrics
-from consumer.pipeline import Pipeline
-from consumer.processing import ENGINE_ERROR
 from consumer.settings import load_settings
-from consumer.wire import DLQ_ERROR_CLASSES, Wire
+from consumer.stream.dlq import DeadLetterGuard
+from consumer.stream.metrics import Metrics
+from consumer.stream.pipeline import Pipeline
+from consumer.stream.processing import ENGINE_ERROR
 from tests.claim_examples import claim_record
 
 TOPIC = "claims.submitted"
@@ -168,10 +168,10 @@ def run_pipeline(
     With a list of producers, each new producer (a replacement) is the next one."""
     settings = load_settings(processing={"guarantee": guarantee, **processing})
     producers = fake_producer if isinstance(fake_producer, list) else [fake_producer]
-    monkeypatch.setattr(consumer.pipeline, "Consumer", lambda config: fake_consumer)
+    monkeypatch.setattr(consumer.stream.pipeline, "Consumer", lambda config: fake_consumer)
     # The recovery's committed-offsets checker: the same fake (it answers committed()).
-    monkeypatch.setattr(consumer.recovery, "Consumer", lambda config: fake_consumer)
-    monkeypatch.setattr(consumer.txn, "Producer", lambda config: producers.pop(0))
+    monkeypatch.setattr(consumer.stream.recovery, "Consumer", lambda config: fake_consumer)
+    monkeypatch.setattr(consumer.stream.txn, "Producer", lambda config: producers.pop(0))
     metrics = Metrics(registry, RULE_IDS, (*DLQ_ERROR_CLASSES, ENGINE_ERROR))
     processor = Wire.build(settings).processor(Engine.load())
     processor.guard = guard or DeadLetterGuard(max_ratio=0.5, window=10)

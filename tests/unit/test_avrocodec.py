@@ -13,9 +13,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from consumer import schemas
-from consumer.avrocodec import compile_decoder, compile_encoder
+from consumer.codec.avrocodec import compile_decoder, compile_encoder
 from consumer.errors import DecodeError
+from consumer.records import schemas
 from tests.claim_examples import claim_record, claim_records, decision_record, decision_records
 
 CLAIM = schemas.claim_schema()

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from consumer.clients import common_config
 from consumer.settings import CONFIG_ENV, load_settings
+from consumer.stream.clients import common_config
 from tests.unit.test_helm_chart import CHART, env_of, render_values, settings_yaml, validator
 
 SASL_SSL = CHART / "ci" / "sasl-ssl-values.yaml"

@@ -13,15 +13,15 @@ import orjson
 import pytest
 from hypothesis import given, settings
 
-from consumer import schemas
-from consumer.claims import (
+from consumer.errors import ClaimFormatError
+from consumer.records import schemas
+from consumer.records.claims import (
     claim_from_json,
     claim_to_json,
     decision_to_json,
     record_from_json,
     to_json_form,
 )
-from consumer.errors import ClaimFormatError
 from tests.claim_examples import (
     claim_json,
     claim_record,

@@ -1,4 +1,4 @@
-"""`consumer.dashboard` without a Prometheus: the dashboard file read as panels, Grafana's
+"""`consumer.demo.dashboard` without a Prometheus: the dashboard file read as panels, Grafana's
 variables and legends, and the one-line errors. Drawing from a live Prometheus is tested in
 tests/integration/test_prometheus_live.py."""
 
@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from consumer.dashboard import (
+from consumer.demo.dashboard import (
     Prometheus,
     PrometheusError,
     grafana_variables,

@@ -12,11 +12,11 @@ import orjson
 import pytest
 
 from consumer._native import encode_claim
-from consumer.claims import claim_from_json, record_from_json
-from consumer.samples import generate_claims
-from consumer.schemas import CLAIM, claim_schema
+from consumer.codec.wire import Wire
+from consumer.demo.samples import generate_claims
+from consumer.records.claims import claim_from_json, record_from_json
+from consumer.records.schemas import CLAIM, claim_schema
 from consumer.settings import load_settings
-from consumer.wire import Wire
 from tests.claim_examples import claim_json
 
 GOLDEN = Path(__file__).resolve().parents[1] / "data" / "golden"

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from consumer.claims import claim_from_json
 from consumer.engine import Engine
 from consumer.engine.engine import DEFAULT_RULES_PATH
+from consumer.records.claims import claim_from_json
 from tests.claim_examples import claim_json, line_json
 
 

@@ -17,13 +17,13 @@ from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from consumer import schemas
-from consumer.claims import claim_to_json
-from consumer.encoding import claim_body
+from consumer.codec.encoding import claim_body
 from consumer.engine import RULE_IDS, Engine
-from consumer.offline import decider
-from consumer.processing import stream_decider
+from consumer.offline.validate import decider
+from consumer.records import schemas
+from consumer.records.claims import claim_to_json
 from consumer.settings import TopicSettings
+from consumer.stream.processing import stream_decider
 from tests.claim_examples import FakeMessage, decode_decision
 
 LOBS = ["MEDICARE_ADVANTAGE", "INDIVIDUAL_FAMILY", "CHIP", "MEDICAID", "UNKNOWN"]

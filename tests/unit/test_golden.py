@@ -15,8 +15,8 @@ from typing import Any
 import orjson
 import pytest
 
-from consumer.claims import claim_from_json
 from consumer.engine import RULE_IDS, Engine, Reason
+from consumer.records.claims import claim_from_json
 from tests.data import engine_fixture
 
 GOLDEN = Path(__file__).resolve().parents[1] / "data" / "golden"

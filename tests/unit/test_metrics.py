@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 
-from consumer.metrics import CLAIM_BUCKETS, BulkHistogram, Metrics
-from consumer.tally import Tally
+from consumer.stream.metrics import CLAIM_BUCKETS, BulkHistogram, Metrics
+from consumer.stream.tally import Tally
 
 NAME = "infusion_validator_claim_duration_seconds"
 LOWER = (float("-inf"), *CLAIM_BUCKETS)  # bucket i holds LOWER[i] < seconds <= UPPER[i]

@@ -1,7 +1,7 @@
 """Monitoring artefacts: the alert rules, their promtool tests, the dashboard and the runbook.
 
 The PromQL in `alerts.yaml` and `dashboard.json` may only name series the service really
-exports (collected from a fresh registry built like `consumer.service.new_registry`), `up`,
+exports (collected from a fresh registry built like `consumer.stream.service.new_registry`), `up`,
 or a recording rule defined in `alerts.yaml`; a renamed metric fails here, not on a pager.
 promtool is required: `make setup` installs it (`.ci/tools.sh`), and a missing one fails the test.
 """
@@ -25,7 +25,7 @@ from prometheus_client.gc_collector import GCCollector
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 
-from consumer.metrics import Metrics
+from consumer.stream.metrics import Metrics
 
 ROOT = Path(__file__).resolve().parents[2]
 FILES = ROOT / "deploy" / "helm" / "infusion-validator" / "files"

@@ -13,11 +13,11 @@ import fastavro
 import orjson
 import pytest
 
-from consumer.claims import record_from_json
 from consumer.cli import main
 from consumer.engine import Engine
-from consumer.offline import validate
-from consumer.schemas import DECISION, claim_schema
+from consumer.offline.validate import validate
+from consumer.records.claims import record_from_json
+from consumer.records.schemas import DECISION, claim_schema
 from tests.claim_examples import claim_json, claim_record
 
 
@@ -135,7 +135,7 @@ def test_decisions_come_out_in_file_order_whatever_reads_each_line(
 ) -> None:
     """Lines the engine reads, lines Python reads (another spelling) and unreadable lines,
     across block boundaries (a line cut by a block is read whole), with no final newline."""
-    monkeypatch.setattr("consumer.offline.BLOCK", block)
+    monkeypatch.setattr("consumer.offline.validate.BLOCK", block)
     claims = [claim_json(claim_id=f"C{i}", event_id=f"E{i}") for i in range(7)]
     lines = [orjson.dumps(c) for c in claims]
     lines[2] = orjson.dumps({**claims[2], "total_charge": float(claims[2]["total_charge"])})

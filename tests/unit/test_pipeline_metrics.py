@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from prometheus_client import CollectorRegistry
 
-from consumer.dlq import DeadLetterGuard, DeadLetterRatioError
+from consumer.stream.dlq import DeadLetterGuard, DeadLetterRatioError
 from tests.unit.fake_kafka import (
     ABORTABLE,
     TOPIC,

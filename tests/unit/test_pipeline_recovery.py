@@ -10,8 +10,8 @@ import time
 import pytest
 from prometheus_client import CollectorRegistry
 
-import consumer.txn
-from consumer.txn import BoundedProducer, StuckCall
+import consumer.stream.txn
+from consumer.stream.txn import BoundedProducer, StuckCall
 from tests.unit.fake_kafka import (
     ABORTABLE,
     TOPIC,
@@ -83,7 +83,7 @@ def test_a_commit_of_unknown_outcome_that_did_not_go_through_is_read_again_from_
 def test_a_stuck_send_offsets_is_abandoned_and_the_batch_recovered_in_the_process(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(consumer.txn, "GRACE_SECONDS", 0.2)
+    monkeypatch.setattr(consumer.stream.txn, "GRACE_SECONDS", 0.2)
     registry = CollectorRegistry()
     records = batch()
     fake_consumer = FakeConsumer([records, records], committed_offset=100)
@@ -118,7 +118,7 @@ def test_a_bounded_call_returns_its_result_or_raises_its_error(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     fake = FakeProducer()
-    monkeypatch.setattr(consumer.txn, "Producer", lambda config: fake)
+    monkeypatch.setattr(consumer.stream.txn, "Producer", lambda config: fake)
     producer = BoundedProducer({})
     assert producer.call("add", lambda: 1 + 1, 1.0) == 2
     with pytest.raises(ZeroDivisionError):

@@ -19,16 +19,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
-from consumer import schemas
 from consumer._native import History
-from consumer.claims import claim_from_json
-from consumer.dlq import DeadLetterGuard, DeadLetterRatioError
-from consumer.encoding import claim_body
+from consumer.codec.encoding import claim_body
+from consumer.codec.wire import DLQ_ERROR_CLASSES, Wire
 from consumer.engine import RULE_IDS, Engine
-from consumer.metrics import Metrics
-from consumer.processing import ENGINE_ERROR, ClaimProcessor
+from consumer.records import schemas
+from consumer.records.claims import claim_from_json
 from consumer.settings import load_settings
-from consumer.wire import DLQ_ERROR_CLASSES, Wire
+from consumer.stream.dlq import DeadLetterGuard, DeadLetterRatioError
+from consumer.stream.metrics import Metrics
+from consumer.stream.processing import ENGINE_ERROR, ClaimProcessor
 from tests.claim_examples import FakeMessage, claim_record, decode_decision
 
 
@@ -136,7 +136,7 @@ def test_a_claim_the_engine_cannot_take_is_dead_lettered_instead_of_stopping(
         def __getattr__(self, name: str) -> Any:
             return getattr(self.decider, name)
 
-    monkeypatch.setattr("consumer.processing.claim_body", broken)
+    monkeypatch.setattr("consumer.stream.processing.claim_body", broken)
     processor.decider = ReadsNothingInPlace(processor.decider)  # type: ignore[assignment]
     out = processor.process(FakeMessage(encode(claim_record())))
     assert out.topic == "claims.dlq"
@@ -295,8 +295,8 @@ def test_a_shadow_rule_set_disagrees_exactly_where_compare_says_and_writes_nothi
     `Engine.compare` (replay --diff) finds, and the live outputs are those without it."""
     import shutil
 
+    from consumer.demo.samples import generate_claims
     from consumer.engine.engine import DEFAULT_RULES_PATH
-    from consumer.samples import generate_claims
 
     shutil.copy(DEFAULT_RULES_PATH / "catalogue.yaml", tmp_path)
     text = (DEFAULT_RULES_PATH / "RB.046.A.yaml").read_text()

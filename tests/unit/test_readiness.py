@@ -8,8 +8,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from consumer.service import STALL_SECONDS, Service
 from consumer.settings import load_settings
+from consumer.stream.service import STALL_SECONDS, Service
 
 
 @dataclass

@@ -10,9 +10,9 @@ import orjson
 import pytest
 
 from consumer._native import valid_npi as is_valid_npi
-from consumer.claims import claim_from_json
-from consumer.sample_catalog import LOB_WEIGHTS
-from consumer.samples import RESENT, generate_claims, generate_labelled_claims
+from consumer.demo.catalog import LOB_WEIGHTS
+from consumer.demo.samples import RESENT, generate_claims, generate_labelled_claims
+from consumer.records.claims import claim_from_json
 
 G_CODES = {"G0068", "G0069", "G0070", "G0088", "G0089", "G0090"}
 NURSING = {"99601", "99602", "S9123", "S9124"}
@@ -145,9 +145,9 @@ def test_labels_match_the_rule_engine_deciding_the_stream(lines: int | None) -> 
     """Each defect and history event fails exactly the rules it is labelled with; clean claims
     are ACCEPTED; re-sent events get no decision."""
     from consumer._native import History
-    from consumer.encoding import claim_body
+    from consumer.codec.encoding import claim_body
     from consumer.engine import Engine
-    from consumer.offline import decider
+    from consumer.offline.validate import decider
 
     stream = decider(Engine.load(), History(400))
     for claim, labels in generate_labelled_claims(6000, 29, lines_per_claim=lines):

@@ -12,10 +12,15 @@ import fastavro
 import pytest
 from fastavro.schema import load_schema, parse_schema
 
-from consumer import schemas
-from consumer.claims import claim_from_json, claim_to_json, decision_to_json, record_from_json
-from consumer.decoding import RawClaimDecoder
+from consumer.codec.decoding import RawClaimDecoder
 from consumer.errors import SchemaError
+from consumer.records import schemas
+from consumer.records.claims import (
+    claim_from_json,
+    claim_to_json,
+    decision_to_json,
+    record_from_json,
+)
 from tests.claim_examples import claim_json, claim_record, decision_record
 
 FILES = schemas.schema_files()

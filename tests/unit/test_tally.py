@@ -7,8 +7,8 @@ from bisect import bisect_left
 import pytest
 from prometheus_client import CollectorRegistry
 
-from consumer.metrics import CLAIM_BUCKETS, Metrics
-from consumer.tally import Tally
+from consumer.stream.metrics import CLAIM_BUCKETS, Metrics
+from consumer.stream.tally import Tally
 
 DECISIONS = "infusion_validator_decisions_total"
 RULE_FAILURES = "infusion_validator_rule_failures_total"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-from consumer.watchdog import Watchdog
+from consumer.stream.watchdog import Watchdog
 
 
 def test_an_expired_deadline_is_reported_once_with_what_was_blocked() -> None:

@@ -1,0 +1,135 @@
+"""The Kafka loop's callbacks from librdkafka: rebalances (assigned partitions, lag gauges, the
+claim history restored or dropped), delivery reports (at-least-once) and statistics
+(per-partition lag, producer queue depth).
+
+A mixin of `consumer.stream.pipeline.Pipeline`; the attributes below are the Pipeline's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from typing import Any
+
+import orjson
+from confluent_kafka import Consumer, KafkaError, TopicPartition
+
+from consumer.settings import Settings
+from consumer.stream.history import restore
+from consumer.stream.metrics import Metrics
+from consumer.stream.processing import ClaimProcessor
+from consumer.stream.txn import BoundedProducer
+
+log = logging.getLogger("consumer.stream.pipeline")  # the loop's own log lines
+
+Key = tuple[str, int]
+
+
+class Callbacks:
+    settings: Settings
+    metrics: Metrics
+    producer: BoundedProducer
+    processor: ClaimProcessor
+    assigned: set[Key]
+    lag: dict[Key, int]
+    waiting_since: float | None
+    changelog_topic: str | None
+    restoring: set[int]
+    _delivery_errors: list[KafkaError]
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self.metrics.rebalances.labels("assign").inc()
+        self.assigned |= {(p.topic, p.partition) for p in partitions}
+        self.metrics.assigned_partitions.set(len(self.assigned))
+        log.info(
+            "partitions assigned", extra={"partitions": sorted(p.partition for p in partitions)}
+        )
+        self._restore_history(sorted(p.partition for p in partitions))
+
+    def _restore_history(self, partitions: list[int]) -> None:
+        """Read the partitions' claim history back from the changelog before any of their
+        records is decided (SPEC §3.1). Done here, inside the rebalance callback, so that no
+        `consume()` can hand out their records first; librdkafka keeps the membership alive
+        meanwhile (its heartbeats run on their own thread; max.poll.interval.ms bounds it)."""
+        history = self.processor.history
+        if history is None or not self.changelog_topic or not partitions:
+            return
+        self.restoring |= set(partitions)
+        self.metrics.history_restoring.set(len(self.restoring))
+        log.info("restoring history", extra={"partitions": partitions})
+        started, counted = time.monotonic(), 0
+
+        def progress(done: int, total: int) -> None:
+            nonlocal counted
+            self.metrics.history_restore_records.inc(done - counted)
+            counted = done
+            log.info("restoring history", extra={"records": done, "of": total})
+
+        seconds = restore(self.settings, history, partitions, on_progress=progress)
+        for partition, spent in seconds.items():
+            self.metrics.history_restore_seconds.labels(str(partition)).set(spent)
+            self.metrics.history_members.labels(str(partition)).set(history.members(partition))
+        self.restoring -= set(partitions)
+        self.metrics.history_restoring.set(len(self.restoring))
+        log.info(
+            "history restored",
+            extra={
+                "partitions": partitions,
+                "records": counted,
+                "seconds": round(time.monotonic() - started, 3),
+            },
+        )
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._drop(partitions, "revoke")
+
+    def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._drop(partitions, "lost")
+
+    def _drop(self, partitions: list[TopicPartition], kind: str) -> None:
+        self.metrics.rebalances.labels(kind).inc()
+        history = self.processor.history
+        for p in partitions:
+            self.assigned.discard((p.topic, p.partition))
+            self.lag.pop((p.topic, p.partition), None)
+            with contextlib.suppress(KeyError):  # no stats seen yet for it
+                self.metrics.consumer_lag.remove(p.topic, str(p.partition))
+            if history is not None and self.changelog_topic:
+                # Its new owner restores it from the changelog; a stale copy here could only
+                # be wrong if the partition came back.
+                history.revoke(p.partition)
+                with contextlib.suppress(KeyError):
+                    self.metrics.history_members.remove(str(p.partition))
+        if not self.assigned:
+            self.waiting_since = None  # what waited is another member's now
+        self.metrics.assigned_partitions.set(len(self.assigned))
+        log.info(
+            "partitions revoked" if kind == "revoke" else "partitions lost",
+            extra={"partitions": sorted(p.partition for p in partitions)},
+        )
+
+    def _on_delivery(self, error: KafkaError | None, _msg: Any) -> None:
+        if error is not None:
+            self._delivery_errors.append(error)
+
+    def _on_stats(self, stats_json: str) -> None:
+        """librdkafka statistics: per-partition lag of the partitions being fetched."""
+        stats = orjson.loads(stats_json)
+        for topic, tstats in stats.get("topics", {}).items():
+            for part, pstats in tstats.get("partitions", {}).items():
+                if pstats.get("fetch_state") != "active" or int(part) < 0:
+                    continue
+                # Under exactly-once the offsets are committed by the producer's transaction,
+                # so librdkafka's own `consumer_lag` (from the consumer's commits) goes stale;
+                # measure from the last stable offset to the position handed to us instead.
+                end = pstats.get("ls_offset", -1)
+                position = pstats.get("app_offset", -1)
+                if position < 0:
+                    position = pstats.get("committed_offset", -1)
+                if end < 0 or position < 0:
+                    continue
+                lag = max(0, end - position)
+                self.lag[(topic, int(part))] = lag
+                self.metrics.consumer_lag.labels(topic, part).set(lag)
+        self.metrics.producer_queue.set(len(self.producer))

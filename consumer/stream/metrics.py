@@ -1,0 +1,259 @@
+"""Prometheus metrics (SPEC §6), built on an injected registry.
+
+Names carry the `infusion_validator_` prefix and base units; label sets are bounded and
+pre-initialised (rule ids from the registry, DLQ error classes from a fixed vocabulary).
+Never a claim id, member id, key or offset as a label.
+"""
+
+from __future__ import annotations
+
+import threading
+from bisect import bisect_left
+from collections.abc import Iterable, Sequence
+from itertools import accumulate
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+from prometheus_client.core import HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
+
+from consumer import __version__
+from consumer.engine.files import LINES_OF_BUSINESS
+
+PREFIX = "infusion_validator"
+DECISIONS = ("ACCEPTED", "PENDED")
+TRANSACTION_RESULTS = ("committed", "aborted", "fenced")
+REBALANCE_KINDS = ("assign", "revoke", "lost")
+SHADOW_KINDS = ("ACCEPTED->PENDED", "PENDED->ACCEPTED", "reasons changed")
+# How a rule's reasons differ under the shadow rule set (`Difference.rules` signs).
+SHADOW_CHANGES = {"+": "added", "-": "removed", "~": "changed"}
+# A claim's decode, decision and encode in the compiled engine: 2-5 us at 1-5 lines, about
+# 20 us at 50; a batch is up to a few hundred milliseconds.
+CLAIM_BUCKETS = (1e-6, 2e-6, 5e-6, 1e-5, 2e-5, 5e-5, 1e-4, 2.5e-4, 1e-3, 1e-2)
+BATCH_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+
+class Metrics:
+    """Every metric the service exports; one instance per process (or per test)."""
+
+    def __init__(
+        self,
+        registry: CollectorRegistry,
+        rule_ids: Iterable[str],
+        dlq_error_classes: Iterable[str],
+    ) -> None:
+        self.registry = registry
+        self._rule_ids = tuple(rule_ids)
+
+        def name(short: str) -> str:
+            return f"{PREFIX}_{short}"
+
+        self.records_consumed = Counter(
+            name("records_consumed"),
+            "Records read from the input topic.",
+            ["topic"],
+            registry=registry,
+        )
+        self.decisions = Counter(
+            name("decisions"),
+            "Claims decided, by decision and line of business.",
+            ["decision", "line_of_business"],
+            registry=registry,
+        )
+        self.rule_failures = Counter(
+            name("rule_failures"), "Reasons reported, by rule.", ["rule_id"], registry=registry
+        )
+        self.dlq_records = Counter(
+            name("dlq_records"),
+            "Records sent to the dead-letter topic, by error class.",
+            ["error_class"],
+            registry=registry,
+        )
+        self.batch_duration = Histogram(
+            name("batch_duration_seconds"),
+            "Time to process and commit one batch.",
+            buckets=BATCH_BUCKETS,
+            registry=registry,
+        )
+        self.claim_duration = BulkHistogram(
+            name("claim_duration_seconds"),
+            "Time to decode, decide and encode one claim.",
+            CLAIM_BUCKETS,
+            registry,
+        )
+        self.end_to_end_latency = BulkHistogram(
+            name("end_to_end_latency_seconds"),
+            "From the input record's timestamp to its decision being committed.",
+            LATENCY_BUCKETS,
+            registry,
+        )
+        self.consumer_lag = Gauge(
+            name("consumer_lag_records"),
+            "Records behind the end of each assigned partition.",
+            ["topic", "partition"],
+            registry=registry,
+        )
+        self.transactions = Counter(
+            name("transactions"), "Kafka transactions, by result.", ["result"], registry=registry
+        )
+        self.rebalances = Counter(
+            name("rebalances"), "Consumer group rebalance events.", ["kind"], registry=registry
+        )
+        self.assigned_partitions = Gauge(
+            name("assigned_partitions"),
+            "Input partitions assigned to this instance.",
+            registry=registry,
+        )
+        self.producer_queue = Gauge(
+            name("producer_queue_messages"),
+            "Messages waiting in the producer queue.",
+            registry=registry,
+        )
+        self.last_progress = Gauge(
+            name("last_progress_timestamp_seconds"),
+            "Unix time of the last committed batch (or idle poll with nothing to do).",
+            registry=registry,
+        )
+        self.duplicate_events = Counter(
+            name("duplicate_events"),
+            "Re-sent events (an event id decided before): the first decision stands.",
+            registry=registry,
+        )
+        self.history_members = Gauge(
+            name("history_members"),
+            "Members with a claim history, by input partition.",
+            ["partition"],
+            registry=registry,
+        )
+        self.history_restoring = Gauge(
+            name("history_restoring_partitions"),
+            "Input partitions whose history is being restored (none of their records is "
+            "decided until it is).",
+            registry=registry,
+        )
+        self.history_restore_records = Counter(
+            name("history_restore_records"),
+            "Changelog records read to restore partitions' history.",
+            registry=registry,
+        )
+        self.history_restore_seconds = Gauge(
+            name("history_restore_seconds"),
+            "How long the last restore of each input partition's history took.",
+            ["partition"],
+            registry=registry,
+        )
+        self.shadow_decisions = Counter(
+            name("shadow_decisions"),
+            "Claims decided by the shadow rule set (written nowhere), by decision and line of "
+            "business.",
+            ["decision", "line_of_business"],
+            registry=registry,
+        )
+        self.shadow_disagreements = Counter(
+            name("shadow_disagreements"),
+            "Claims the shadow rule set decides otherwise than the live one, by kind.",
+            ["kind"],
+            registry=registry,
+        )
+        self.shadow_rule_changes = Counter(
+            name("shadow_rule_changes"),
+            "Disagreeing claims by rule: the rule's reasons added, removed or changed (other "
+            "lines or reason codes) under the shadow rule set.",
+            ["rule_id", "change"],
+            registry=registry,
+        )
+        self.shadow = Info(name("shadow"), "The shadow rule set, if any.", registry=registry)
+        self.build = Info(name("build"), "Validator build and rule set.", registry=registry)
+
+        for decision in DECISIONS:
+            for lob in LINES_OF_BUSINESS:
+                self.decisions.labels(decision, lob)
+        for rule_id in self._rule_ids:
+            self.rule_failures.labels(rule_id)
+        for error_class in dlq_error_classes:
+            self.dlq_records.labels(error_class)
+        for result in TRANSACTION_RESULTS:
+            self.transactions.labels(result)
+        for kind in REBALANCE_KINDS:
+            self.rebalances.labels(kind)
+
+    def describe_shadow(self, rule_set_versions: Iterable[str]) -> None:
+        """Start the shadow series at zero (only when a shadow rule set runs)."""
+        self.shadow.info({"rule_set_version": ",".join(rule_set_versions)})
+        for decision in DECISIONS:
+            for lob in LINES_OF_BUSINESS:
+                self.shadow_decisions.labels(decision, lob)
+        for kind in SHADOW_KINDS:
+            self.shadow_disagreements.labels(kind)
+        for rule_id in self._rule_ids:
+            for change in SHADOW_CHANGES.values():
+                self.shadow_rule_changes.labels(rule_id, change)
+
+    def describe_build(self, policy_id: str, rule_set_versions: Iterable[str]) -> None:
+        self.build.info(
+            {
+                "version": __version__,
+                "policy_id": policy_id,
+                "rule_set_version": ",".join(rule_set_versions),
+            }
+        )
+
+
+class BulkHistogram(Collector):
+    """An unlabelled histogram that also takes a batch's bucket counts at once.
+
+    prometheus_client's `Histogram` takes one observation at a time and has no public way to
+    add counts in bulk, which is how the claim durations arrive: a committed batch's worth
+    (consumer.stream.tally), later straight from a native decoder. Exports the same `_bucket`,
+    `_count` and `_sum` series as a `Histogram` with the same name and buckets (no `_created`).
+    """
+
+    def __init__(
+        self, name: str, documentation: str, buckets: Sequence[float], registry: CollectorRegistry
+    ) -> None:
+        self.name = name
+        self.documentation = documentation
+        self.buckets = tuple(buckets)  # upper bounds, ascending; +Inf is implied
+        # `le` values written as Histogram writes them (1e-05, +Inf); the function is untyped.
+        self._le = [floatToGoString(b) for b in (*self.buckets, float("inf"))]  # type: ignore[no-untyped-call]
+        self._counts = [0] * len(self._le)  # per bucket, not cumulative
+        self._sum = 0.0
+        self._lock = threading.Lock()  # scrapes read from the HTTP server's threads
+        registry.register(self)
+
+    def add(self, bucket_counts: Sequence[int], total: float) -> None:
+        """Observations per bucket (not cumulative; the last is +Inf) and their sum."""
+        if len(bucket_counts) != len(self._counts):
+            raise ValueError(f"{len(bucket_counts)} bucket counts for {len(self._counts)} buckets")
+        if min(bucket_counts) < 0:
+            raise ValueError("bucket counts only go up")
+        with self._lock:
+            for i, n in enumerate(bucket_counts):
+                self._counts[i] += n
+            self._sum += total
+
+    def observe_many(self, values: Iterable[float]) -> None:
+        """Many observations under one lock (a committed batch's latencies)."""
+        buckets, counts, total = self.buckets, [0] * len(self._counts), 0.0
+        for value in values:
+            counts[bisect_left(buckets, value)] += 1
+            total += value
+        self.add(counts, total)
+
+    def observe(self, seconds: float) -> None:
+        i = bisect_left(self.buckets, seconds)  # Prometheus buckets are `le`
+        with self._lock:
+            self._counts[i] += 1
+            self._sum += seconds
+
+    def describe(self) -> Iterable[Metric]:
+        """The name only, so the registry rejects a duplicate without collecting."""
+        return [HistogramMetricFamily(self.name, self.documentation, labels=())]
+
+    def collect(self) -> Iterable[Metric]:
+        with self._lock:
+            counts, total = list(self._counts), self._sum
+        family = HistogramMetricFamily(self.name, self.documentation, labels=())
+        family.add_metric((), list(zip(self._le, accumulate(counts), strict=True)), total)
+        return [family]

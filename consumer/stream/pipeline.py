@@ -1,0 +1,393 @@
+"""The Kafka loop: consume a batch, process it, produce the outputs and commit — by default in
+one transaction per batch (exactly-once), or with offsets committed after delivery
+(at-least-once).
+
+Rebalance callbacks only run inside `consume()`, and a batch's transaction is always committed
+or aborted before the next `consume()`, so a revoke never finds an open transaction; a batch
+whose partitions moved during it fails to commit (the group generation changed), is aborted,
+and the new owner decides those records instead.
+
+Failures are recovered in the process (SPEC §10): every call that waits on a broker is bounded
+(`consumer.stream.txn`), a failed batch is aborted - or, when its commit's outcome is unknown, the
+producer is replaced (which fences the old one and settles its transaction) and the group's
+committed offsets say whether the batch went through - and the consumer is rewound to what is
+not committed. The watchdog (`consumer.stream.watchdog`) ends the process only if a step
+overruns its bound by far.
+
+The claim metrics (decisions, rule failures, dead letters, claim durations) follow the same
+rule as the outputs: the processor tallies a batch, `_finish` publishes the tally once the batch
+is committed, and every path that aborts or re-reads a batch drops it, so a claim decided twice
+is counted once.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+
+from consumer.codec.decoding import SchemaRegistryUnavailableError
+from consumer.errors import KafkaSetupError
+from consumer.replay.ranges import TIMEOUT as RANGE_TIMEOUT
+from consumer.replay.ranges import PartitionRange, reached_end
+from consumer.settings import Settings
+from consumer.stream.callbacks import Callbacks
+from consumer.stream.clients import consumer_config, producer_config
+from consumer.stream.dlq import DeadLetterRatioError, Headers
+from consumer.stream.metrics import Metrics
+from consumer.stream.processing import ClaimProcessor
+from consumer.stream.recovery import Interrupted, Key, Recovery
+from consumer.stream.txn import BoundedProducer, CommitFailed, StuckCall
+from consumer.stream.watchdog import STUCK_EXIT_CODE, Watchdog
+
+log = logging.getLogger(__name__)
+
+__all__ = ["STUCK_EXIT_CODE", "Pipeline"]
+
+REGISTRY_BACKOFF_SECONDS = 2.0
+# A batch (or a recovery step) still unfinished after this many transaction timeouts - every
+# call in it is bounded by one - ends the process through the watchdog.
+STUCK_AFTER_TRANSACTION_TIMEOUTS = 3
+
+
+class Pipeline(Recovery, Callbacks):
+    """Runs until `stop()` is called or `stop_when()` is true; `run()` returns after a clean
+    shutdown (last batch committed, group left)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        processor: ClaimProcessor,
+        metrics: Metrics,
+        *,
+        group_id: str | None = None,
+        stop_when: Callable[[], bool] | None = None,
+        watchdog: Watchdog | None = None,
+        largest_record: int = 0,
+        changelog_topic: str | None = None,
+    ) -> None:
+        """`changelog_topic`: where the processor's claim history is kept (the live service);
+        None keeps it in memory only (a replay rebuilds it from the input)."""
+        self.settings = settings
+        self.processor = processor
+        self.metrics = metrics
+        self.group_id = group_id or settings.group_id
+        self.stop_when = stop_when
+        self.on_batch: Callable[[int], None] | None = None  # called with the running total
+        self.exactly_once = settings.processing.guarantee == "exactly_once"
+        self.processed = 0
+        self.assigned: set[Key] = set()
+        self.lag: dict[Key, int] = {}
+        self.last_progress = time.time()
+        # Since when fetched records wait to be committed (monotonic; None: nothing waits).
+        self.waiting_since: float | None = None
+        self._failing_since: float | None = None  # first failure since the last commit
+        self._stopping = False
+        self._delivery_errors: list[KafkaError] = []
+        self._txn_timeout = settings.processing.transaction_timeout_ms / 1000
+        self._step_limit = STUCK_AFTER_TRANSACTION_TIMEOUTS * self._txn_timeout
+        self.watchdog = watchdog or Watchdog()
+        self._largest_record = largest_record
+        self.changelog_topic = changelog_topic if processor.history is not None else None
+        # Input partitions whose history is being read back from the changelog.
+        self.restoring: set[int] = set()
+        # Replay only: where each partition's range ends, and which are not finished yet.
+        self._ends: dict[Key, int] = {}
+        self._remaining: set[Key] = set()
+        self.consumer = Consumer(
+            consumer_config(
+                settings, self.group_id, stats_cb=self._on_stats, **{"statistics.interval.ms": 5000}
+            )
+        )
+        # Created now, but init_transactions (which fences a running instance with the same
+        # transactional id) waits for `run()`: start-up checks come first.
+        self.producer = self._producer()
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Ask the loop to finish its batch, commit, leave the group and return."""
+        self._stopping = True
+
+    def run(self, topics: Sequence[str] | None = None) -> None:
+        """The live service: subscribe as a member of the consumer group."""
+        self.consumer.subscribe(
+            list(topics or [self.settings.topics.input]),
+            on_assign=self._on_assign,
+            on_revoke=self._on_revoke,
+            on_lost=self._on_lost,
+        )
+        self._loop()
+
+    def resume_points(self, ranges: Sequence[PartitionRange]) -> dict[tuple[str, int], int]:
+        """Where a replay of `ranges` starts in each partition: past what this pipeline's
+        group already committed there (a replay killed and restarted with the same group)."""
+        wanted = [TopicPartition(r.topic, r.partition) for r in ranges]
+        committed = {
+            (tp.topic, tp.partition): tp.offset
+            for tp in self.consumer.committed(wanted, timeout=RANGE_TIMEOUT)
+        }
+        return {
+            (r.topic, r.partition): min(
+                r.end, max(r.start, committed.get((r.topic, r.partition), -1))
+            )
+            for r in ranges
+        }
+
+    def replay(
+        self,
+        ranges: Sequence[PartitionRange],
+        starts: dict[tuple[str, int], int] | None = None,
+    ) -> None:
+        """A bounded run over fixed `[start, end)` ranges with explicit assignment (no group
+        membership, so the live group is never rebalanced). Offsets are still committed to
+        this pipeline's group in each transaction, so a killed replay restarted with the same
+        group resumes where it stopped (`resume_points`) instead of deciding records twice."""
+        starts = starts if starts is not None else self.resume_points(ranges)
+        self._ends = {(r.topic, r.partition): r.end for r in ranges}
+        self._remaining = {key for key, start in starts.items() if start < self._ends[key]}
+        self.consumer.assign([TopicPartition(t, p, o) for (t, p), o in starts.items()])
+        self.assigned = set(starts)
+        self.metrics.assigned_partitions.set(len(self.assigned))
+        self.stop_when = lambda: not self._remaining
+        self._loop()
+
+    @property
+    def range_finished(self) -> bool:
+        """Replay: every partition reached its end offset."""
+        return not self._remaining
+
+    def stuck_for(self) -> float:
+        """Seconds that fetched records have waited without a commit (0 when none wait)."""
+        since = self.waiting_since
+        return 0.0 if since is None else time.monotonic() - since
+
+    def _loop(self) -> None:
+        batch_size = self.settings.processing.batch_size
+        timeout = self.settings.processing.batch_timeout_ms / 1000
+        try:
+            self._init_transactions()
+            while not self._stopping and not (self.stop_when and self.stop_when()):
+                messages = self.consumer.consume(batch_size, timeout)
+                if messages:
+                    self._handle_batch(messages)
+                else:
+                    self.last_progress = time.time()
+                    self.metrics.last_progress.set(self.last_progress)
+                if self._remaining:
+                    self._mark_done()
+        except Interrupted:
+            log.warning("stopped while recovering; the open batch was not committed")
+        finally:
+            log.info("closing consumer (leaving the group)", extra={"processed": self.processed})
+            with self.watchdog.guard("closing the consumer", self._step_limit):
+                self.consumer.close()
+                self.producer.close(wait=10.0)
+            self.watchdog.close()
+
+    def _producer(self) -> BoundedProducer:
+        if not self.exactly_once:
+            return BoundedProducer(
+                producer_config(
+                    self.settings, None, self._largest_record, on_delivery=self._on_delivery
+                )
+            )
+        return BoundedProducer(
+            producer_config(
+                self.settings, self.settings.processing.transactional_id, self._largest_record
+            )
+        )
+
+    def _init_transactions(self) -> None:
+        """Fence any earlier instance with this transactional id; its open transaction is
+        completed or aborted by the coordinator."""
+        if not self.exactly_once:
+            return
+        try:
+            self.producer.init_transactions(self._txn_timeout)
+        except (KafkaException, StuckCall) as exc:
+            raise KafkaSetupError(f"cannot start transactions: {exc}") from exc
+
+    # --- one batch -------------------------------------------------------------------------
+
+    def _handle_batch(self, messages: list[Message]) -> None:
+        started = time.perf_counter()
+        records = [m for m in messages if self._usable(m) and self._in_range(m)]
+        if not records:
+            return
+        first: dict[Key, int] = {}
+        nxt: dict[Key, int] = {}
+        for m in records:
+            tp, offset = (m.topic() or "", m.partition() or 0), m.offset() or 0
+            first.setdefault(tp, offset)
+            nxt[tp] = offset + 1
+        if self.waiting_since is None:
+            self.waiting_since = time.monotonic()
+        failure: Exception | None = None
+        self.watchdog.arm("a batch's transaction", self._step_limit)
+        try:
+            if self.exactly_once:
+                self._transact(records, nxt)
+            else:
+                self._deliver_then_commit(records, nxt)
+        except DeadLetterRatioError:
+            self.watchdog.disarm()
+            self._abort()
+            raise
+        except (SchemaRegistryUnavailableError, CommitFailed, KafkaException, StuckCall) as exc:
+            failure = exc
+        finally:
+            # Recovery arms the watchdog step by step: a broker that stays away for long is
+            # waited for in the process, not ended by this batch's deadline.
+            self.watchdog.disarm()
+        if failure is None:
+            self._finish(records, started)
+        elif isinstance(failure, CommitFailed):
+            self._recover_commit(failure, first, nxt, records, started)
+        elif isinstance(failure, SchemaRegistryUnavailableError):
+            log.warning("schema registry unavailable; retrying", extra={"error": str(failure)})
+            self._recover(None, first)
+            time.sleep(REGISTRY_BACKOFF_SECONDS)
+        else:
+            self._recover(failure, first)
+
+    def _in_range(self, msg: Message) -> bool:
+        """Replay: drop records fetched past a partition's end offset."""
+        if not self._ends:
+            return True
+        end = self._ends.get((msg.topic() or "", msg.partition() or 0))
+        return end is None or (msg.offset() or 0) < end
+
+    def _usable(self, msg: Message) -> bool:
+        error = msg.error()
+        if error is None:
+            return True
+        if error.fatal():
+            raise KafkaException(error)
+        log.warning("consumer error", extra={"error": error.str()})
+        return False
+
+    def _produce_all(self, records: list[Message]) -> None:
+        """Everything a batch writes, for its transaction."""
+        self._produce_decisions(records)
+        self._produce_changelog()
+
+    def _produce_decisions(self, records: list[Message]) -> None:
+        """The batch's decisions and dead letters, and the shadow rule set's disagreements."""
+        produce = self.producer.produce  # the per-record loop: no call it does not need
+        for msg, (topic, value, headers) in zip(
+            records, self.processor.process_batch(records), strict=True
+        ):
+            if not topic:  # a re-sent event, or a dead letter replayed from the DLQ
+                continue
+            try:
+                produce(topic, value, msg.key(), headers=headers)
+            except BufferError:
+                self._produce_when_room(topic, value, msg.key(), headers)
+        shadow_topic = self.settings.shadow.topic
+        if shadow_topic:
+            for shadowed, record in self.processor.shadow_records:
+                self._produce_one(shadow_topic, record, shadowed.key())
+
+    def _produce_changelog(self) -> None:
+        """The claim history's changes from the batch (nothing without a changelog)."""
+        history = self.processor.history
+        if history is not None and self.changelog_topic:
+            for partition, key, change in history.changelog():
+                self._produce_one(self.changelog_topic, change, key, partition=partition)
+
+    def _produce_one(
+        self, topic: str, value: bytes | None, key: bytes | None, partition: int = -1
+    ) -> None:
+        try:
+            self.producer.produce(topic, value, key, partition=partition)
+        except BufferError:
+            self._produce_when_room(topic, value, key, [], partition)
+
+    def _produce_when_room(
+        self,
+        topic: str,
+        value: bytes | None,
+        key: bytes | None,
+        headers: Headers,
+        partition: int = -1,
+    ) -> None:
+        """The producer's queue is full: let deliveries drain, then produce (bounded: a queue
+        that stays full means the brokers do not take records, and the batch is aborted)."""
+        deadline = time.monotonic() + self._txn_timeout
+        while True:
+            self.producer.poll(0.1)
+            try:
+                self.producer.produce(topic, value, key, headers=headers, partition=partition)
+                return
+            except BufferError:
+                if time.monotonic() > deadline:
+                    raise KafkaException(
+                        KafkaError(KafkaError._QUEUE_FULL, "producer queue still full")
+                    ) from None
+
+    def _transact(self, records: list[Message], nxt: dict[Key, int]) -> None:
+        self.producer.begin_transaction()
+        self._produce_all(records)
+        offsets = [TopicPartition(t, p, o) for (t, p), o in nxt.items()]
+        self.producer.commit(offsets, self.consumer.consumer_group_metadata(), self._txn_timeout)
+        self.metrics.transactions.labels("committed").inc()
+
+    def _deliver_then_commit(self, records: list[Message], nxt: dict[Key, int]) -> None:
+        """At least once: the decisions delivered, then the history's changes, then the
+        offsets. A crash before the changelog is delivered decides the batch again (a second
+        decision, as at-least-once allows); after it, the history knows the batch's events and
+        a re-read decides none of them twice. The other order could lose a decision."""
+        self._delivery_errors.clear()
+        self._produce_decisions(records)
+        self._confirm_deliveries()
+        self._produce_changelog()
+        self._confirm_deliveries()
+        offsets = [TopicPartition(t, p, o) for (t, p), o in nxt.items()]
+        self.consumer.commit(offsets=offsets, asynchronous=False)
+
+    def _confirm_deliveries(self) -> None:
+        if self.producer.flush(self._txn_timeout):
+            raise KafkaException(KafkaError(KafkaError._TIMED_OUT, "deliveries not confirmed"))
+        if self._delivery_errors:
+            raise KafkaException(self._delivery_errors[0])
+
+    def _finish(self, records: list[Message], started: float) -> None:
+        """The batch is committed: publish its claim metrics (before `processed` moves, which
+        is what callers wait on), progress, batch duration and end-to-end latency."""
+        self.metrics.records_consumed.labels(self.settings.topics.input).inc(len(records))
+        self.processor.committed(self.metrics)
+        history = self.processor.history
+        if history is not None:
+            for partition in history.partitions():
+                self.metrics.history_members.labels(str(partition)).set(history.members(partition))
+        now = time.time()
+        self.processed += len(records)
+        self.last_progress = now
+        self.waiting_since = None
+        if self._failing_since is not None:
+            log.info(
+                "transactions resumed",
+                extra={"after_seconds": round(time.monotonic() - self._failing_since, 3)},
+            )
+            self._failing_since = None
+        self.metrics.last_progress.set(now)
+        self.metrics.batch_duration.observe(time.perf_counter() - started)
+        if self.on_batch:
+            self.on_batch(self.processed)
+        now_ms = now * 1000
+        self.metrics.end_to_end_latency.observe_many(
+            max(0.0, now_ms - millis) / 1000
+            for kind, millis in (msg.timestamp() for msg in records)
+            if kind and millis > 0
+        )
+
+    def _mark_done(self) -> None:
+        """Replay: pause the partitions that reached their end, so nothing past it is fetched.
+        A batch that was aborted has rewound the position, so only committed work counts."""
+        done = reached_end(self.consumer, {tp: self._ends[tp] for tp in self._remaining})
+        if done:
+            self._remaining.difference_update(done)
+            self.consumer.pause([TopicPartition(t, p) for t, p in done])

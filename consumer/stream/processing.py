@@ -1,0 +1,227 @@
+"""A batch of input records → one output record each: a decision on accepted/pended, or a dead
+letter.
+
+Broker-free: it takes anything shaped like a `confluent_kafka.Message`, so unit tests need no
+Kafka. The compiled engine's `StreamDecider` reads and decides every record it can read where
+it lies; each one it hands back is decoded here (`consumer.codec.decoding`), which either yields the
+claim - re-encoded in our schema and decided by the same engine - or a dead letter with its
+error class. Nothing about a record's content can make this raise; only the DLQ ratio guard
+and infrastructure failures (e.g. the schema registry down) do. What it decides is counted in
+its `tally`, which the pipeline publishes to the metrics only once the batch is committed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple, Protocol
+
+from consumer import __version__
+from consumer._native import History, StreamDecider
+from consumer.codec.encoding import claim_body
+from consumer.engine import Engine
+from consumer.errors import DecodeError
+from consumer.settings import TopicSettings
+from consumer.stream.dlq import (
+    VALUE_OMITTED,
+    DeadLetterGuard,
+    Headers,
+    dead_letter_headers,
+    fits_dlq,
+)
+from consumer.stream.metrics import CLAIM_BUCKETS, Metrics
+from consumer.stream.tally import Tally
+
+log = logging.getLogger(__name__)
+
+# A claim the decoder read but the engine could not take (a bug): dead-lettered under this
+# class and logged with its coordinates, so it can be replayed after the fix.
+ENGINE_ERROR = "engine_error"
+
+
+class KafkaRecord(Protocol):
+    """The parts of `confluent_kafka.Message` the processor reads."""
+
+    def topic(self) -> str | None: ...
+    def partition(self) -> int | None: ...
+    def offset(self) -> int | None: ...
+    def key(self) -> bytes | None: ...
+    def value(self) -> bytes | None: ...
+    def timestamp(self) -> tuple[int, int]: ...
+
+
+# (topic, value, headers) of one output record; an empty topic means "write nothing".
+Produced = tuple[str, bytes, Headers]
+
+
+class Output(NamedTuple):
+    """One record's output, with its key (the input record's own)."""
+
+    topic: str
+    key: bytes | None
+    value: bytes
+    headers: Headers
+
+    @property
+    def decision(self) -> str | None:
+        """ACCEPTED or PENDED; None for a dead letter."""
+        found = dict(self.headers).get("decision")
+        return found.decode() if isinstance(found, bytes) else found
+
+
+Decode = Callable[[bytes | None], dict[str, Any]]
+
+
+def stream_decider(
+    engine: Engine,
+    topics: TopicSettings,
+    *,
+    max_value_bytes: int,
+    max_lines: int,
+    header_len: int = 0,
+    reads_raw: bool = True,
+    prefixes: tuple[bytes, bytes] = (b"", b""),
+    history: History | None = None,
+    shadow: Engine | None = None,
+) -> StreamDecider:
+    """The compiled batch decider for these output topics and wire-format prefixes; with a
+    `history`, each claim is decided against (and recorded in) its member's history; with a
+    `shadow` engine, each claim is also decided by it (see `ClaimProcessor.shadow_records`)."""
+    return StreamDecider(
+        engine.native,
+        validator_version=__version__,
+        accepted_topic=topics.accepted,
+        pended_topic=topics.pended,
+        max_value_bytes=max_value_bytes,
+        max_lines=max_lines,
+        duration_bounds=list(CLAIM_BUCKETS),
+        header_len=header_len,
+        reads_raw=reads_raw,
+        accepted_prefix=prefixes[0],
+        pended_prefix=prefixes[1],
+        history=history,
+        shadow=shadow.native if shadow is not None else None,
+    )
+
+
+class ClaimProcessor:
+    """Decide what the engine reads where it lies; decode the rest, or dead-letter it."""
+
+    # The DLQ topic's max.message.bytes, read at start-up (None: unknown).
+    dlq_max_bytes: int | None = None
+
+    def __init__(
+        self,
+        decider: StreamDecider,
+        decode: Decode,
+        topics: TopicSettings,
+        guard: DeadLetterGuard,
+        *,
+        keep_dead_letters: bool = True,
+        history: History | None = None,
+    ) -> None:
+        self.decider = decider
+        # The claim history `decider` reads (None: none kept); its batch changes are pending
+        # until `committed`.
+        self.history = history
+        self.decode = decode
+        self.topics = topics
+        self.guard = guard
+        self.tally = Tally()  # this batch's counts; see consumer.stream.tally
+        # False when replaying the DLQ itself: what still cannot be decoded is counted and left
+        # in place rather than appended to the same topic again.
+        self.keep_dead_letters = keep_dead_letters
+        # With a shadow rule set: the last batch's disagreements, (input message, JSON value),
+        # for the pipeline to write to the shadow topic in the batch's transaction.
+        self.shadow_records: list[tuple[KafkaRecord, bytes]] = []
+
+    def process_batch(self, records: Sequence[KafkaRecord]) -> list[Produced]:
+        """(topic, value, headers) for each record, in order; the key is the record's own. A
+        re-sent event gets an empty topic: nothing is written for it."""
+        results: list[Produced] = []
+        start = 0
+        while True:
+            decided, stop = self.decider.process(records, start)
+            self.guard.record_clean(len(decided))  # the DLQ window sees the records in order
+            for index, result in enumerate(decided, start):
+                results.append(result or self._resent(records[index]))
+            if stop == len(records):
+                break
+            results.append(self._decode_and_decide(records[stop]))
+            start = stop + 1
+        counts = self.decider.take_tally()
+        self.tally.add_decisions(counts["decisions"])
+        self.tally.add_rule_failures(counts["rule_failures"])
+        self.tally.add_claim_durations(counts["duration_buckets"], counts["duration_sum"])
+        self.tally.add_resent(counts["resent"])
+        if "shadow" in counts:
+            self.tally.add_shadow(counts["shadow"])
+            self.shadow_records = self.decider.take_shadow()
+        return results
+
+    def committed(self, metrics: Metrics) -> None:
+        """The batch's transaction committed: its history changes and its counts stand."""
+        if self.history is not None:
+            self.history.commit()
+        self.tally.publish(metrics)
+
+    def abandoned(self) -> None:
+        """The batch was not committed (it will be read and decided again): forget its
+        history changes, counts and shadow records."""
+        if self.history is not None:
+            self.history.abort()
+        self.tally.clear()
+        self.shadow_records = []
+
+    def process(self, msg: KafkaRecord) -> Output:
+        """One record (see `process_batch`)."""
+        topic, value, headers = self.process_batch([msg])[0]
+        return Output(topic, msg.key(), value, headers)
+
+    def _decode_and_decide(self, msg: KafkaRecord) -> Produced:
+        where = msg.topic() or "", msg.partition() or 0, msg.offset() or 0
+        try:
+            claim = self.decode(msg.value())
+        except DecodeError as exc:
+            return self._dead_letter(msg, exc.error_class, exc.message, *where)
+        try:
+            produced: Produced | bool = self.decider.decide_body(msg, claim_body(claim))
+        except ValueError as exc:
+            log.exception(
+                "claim could not be decided; dead-lettered",
+                extra={"topic": where[0], "partition": where[1], "offset": where[2]},
+            )
+            message = f"{type(exc).__name__} while deciding the claim"
+            return self._dead_letter(msg, ENGINE_ERROR, message, *where)
+        self.guard.record(False)
+        if produced is False:
+            return self._resent(msg)
+        assert produced is not True
+        return produced
+
+    def _resent(self, msg: KafkaRecord) -> Produced:
+        """An event decided before: the first decision stands, nothing is written."""
+        log.info(
+            "re-sent event skipped: decided before",
+            extra={"topic": msg.topic(), "partition": msg.partition(), "offset": msg.offset()},
+        )
+        return ("", b"", [])
+
+    def _dead_letter(
+        self, msg: KafkaRecord, error_class: str, message: str, topic: str, part: int, offset: int
+    ) -> Produced:
+        self.guard.record(True)  # raises when too many recent records are dead letters
+        self.tally.add_dead_letter(error_class)
+        log.warning(
+            "record dead-lettered",
+            extra={"topic": topic, "partition": part, "offset": offset, "error_class": error_class},
+        )
+        headers = dead_letter_headers(error_class, message, topic, part, offset)
+        value = msg.value() or b""
+        if error_class == "oversized" and not fits_dlq(len(value), self.dlq_max_bytes):
+            # More than the DLQ topic takes: a dead letter that cannot be written stalls the
+            # partition (the batch is aborted and re-read forever), so keep its size, not its
+            # bytes. The record itself stays at its source coordinates in the input topic.
+            headers.append((VALUE_OMITTED, str(len(value)).encode()))
+            value = b""
+        return (self.topics.dlq if self.keep_dead_letters else "", value, headers)

@@ -1,0 +1,199 @@
+"""How the Kafka loop recovers a failed batch (SPEC §10: failures survived in the process).
+
+A batch that failed before its commit was asked for is certainly not committed: it is aborted
+(or, when the producer is fenced or the abort is not confirmed, the producer is replaced) and
+re-read. A commit that failed without saying the transaction must be aborted - a timeout, a call
+that overran its bound, a fatal error - has an unknown outcome: a new producer with the same
+transactional id fences the old one, which settles that transaction (committed or aborted),
+and then the group's committed offsets say whether the batch went through.
+
+A mixin of `consumer.stream.pipeline.Pipeline`, kept apart so that the loop reads on its own.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+
+from consumer.settings import Settings
+from consumer.stream.clients import consumer_config
+from consumer.stream.metrics import Metrics
+from consumer.stream.processing import ClaimProcessor
+from consumer.stream.txn import MAX_STUCK, BoundedProducer, CommitFailed, StuckCall
+from consumer.stream.watchdog import Watchdog, exit_stuck
+
+log = logging.getLogger(__name__)
+
+# Bound of one committed-offsets query while verifying a commit of unknown outcome.
+QUERY_TIMEOUT = 10.0
+_FENCED = {KafkaError._FENCED, KafkaError.PRODUCER_FENCED, KafkaError.INVALID_PRODUCER_EPOCH}
+Key = tuple[str, int]
+
+
+class Interrupted(Exception):  # noqa: N818
+    """Stop requested while recovering: leave the loop without committing."""
+
+
+class Recovery:
+    """The failure paths of the loop; the attributes below are the Pipeline's."""
+
+    settings: Settings
+    group_id: str
+    consumer: Consumer
+    producer: BoundedProducer
+    processor: ClaimProcessor
+    metrics: Metrics
+    watchdog: Watchdog
+    assigned: set[Key]
+    exactly_once: bool
+    _stopping: bool
+    _txn_timeout: float
+    _step_limit: float
+    _failing_since: float | None
+    _producer: Callable[[], BoundedProducer]
+    _finish: Callable[[list[Message], float], None]
+
+    # --- failure paths ---------------------------------------------------------------------
+
+    def _recover(self, exc: Exception | None, first: dict[Key, int]) -> None:
+        """The batch failed before its commit was asked for, so it is certainly not committed:
+        abort it (or, fenced or not confirmed, replace the producer) and re-read it."""
+        self._note_failure()
+        error = exc.args[0] if isinstance(exc, KafkaException) else None
+        fenced = isinstance(exc, StuckCall) or (
+            error is not None and (error.code() in _FENCED or error.fatal())
+        )
+        if (fenced and self.exactly_once) or self.producer.abandoned:
+            self.metrics.transactions.labels("fenced").inc()
+            log.error("producer unusable; replacing it", extra={"error": str(exc)})
+            self.processor.abandoned()
+            self._replace_producer()
+        else:
+            if exc is not None:
+                self.metrics.transactions.labels("aborted").inc()
+                log.warning("batch aborted; re-reading it", extra={"error": str(exc)})
+            if not self._abort():
+                self._replace_producer()
+        self._rewind(first)
+
+    def _recover_commit(
+        self,
+        failure: CommitFailed,
+        first: dict[Key, int],
+        nxt: dict[Key, int],
+        records: list[Message],
+        started: float,
+    ) -> None:
+        """The commit failed. Abortable: abort and re-read. Otherwise its outcome is unknown
+        (a timeout, a stuck call, a fatal error): a new producer fences this one, which
+        settles the transaction, and the group's committed offsets tell whether the batch went
+        through - then it is finished, else re-read from where the group stands."""
+        self._note_failure()
+        log.warning(
+            "commit failed",
+            extra={"error": str(failure), "outcome": "aborted" if failure.abortable else "unknown"},
+        )
+        if failure.abortable and self._abort():
+            self.metrics.transactions.labels("aborted").inc()
+            self._rewind(first)
+            return
+        self._replace_producer()
+        committed = self._committed(list(first))
+        if all(committed.get(tp, -1) >= offset for tp, offset in nxt.items()):
+            log.info("the batch was committed after all", extra={"records": len(records)})
+            self.metrics.transactions.labels("committed").inc()
+            self._finish(records, started)
+            return
+        self.metrics.transactions.labels("aborted").inc()
+        self.processor.abandoned()
+        self._rewind(
+            {tp: committed.get(tp, -1) if committed.get(tp, -1) >= 0 else first[tp] for tp in first}
+        )
+
+    def _note_failure(self) -> None:
+        if self._failing_since is None:
+            self._failing_since = time.monotonic()
+
+    def _committed(self, partitions: list[Key]) -> dict[Key, int]:
+        """The group's committed offsets for `partitions`, asked until the broker answers.
+
+        Asked by a throwaway consumer of the group that never joins it: the loop's own
+        consumer may have a rebalance waiting for the next consume() after a broker restart,
+        and then does not answer at all (seen in the broker-restart test). Being
+        read_committed, the query waits for pending transactional offsets to settle."""
+        wanted = [TopicPartition(t, p) for t, p in partitions]
+        config = consumer_config(self.settings, self.group_id)
+        config.pop("group.instance.id", None)  # it never joins; it must not stand in for us
+        checker = Consumer(config)
+        try:
+            while True:
+                self._check_stopping()
+                try:
+                    with self.watchdog.guard("committed offsets", self._step_limit):
+                        answer = checker.committed(wanted, timeout=QUERY_TIMEOUT)
+                    return {(tp.topic, tp.partition): tp.offset for tp in answer}
+                except KafkaException as exc:
+                    log.warning("committed offsets not available yet", extra={"error": str(exc)})
+                    time.sleep(1.0)
+        finally:
+            checker.close()
+
+    def _rewind(self, offsets: dict[Key, int]) -> None:
+        """Seek back to `offsets`, so the next batch re-reads what is not committed."""
+        for (topic, partition), offset in offsets.items():
+            if (topic, partition) not in self.assigned:
+                continue  # its new owner starts from the committed offset
+            try:
+                self.consumer.seek(TopicPartition(topic, partition, offset))
+            except KafkaException as exc:  # not assigned after all (a rebalance under way)
+                log.warning(
+                    "rewind failed",
+                    extra={"topic": topic, "partition": partition, "error": str(exc)},
+                )
+
+    def _abort(self) -> bool:
+        """Abort the open transaction; False when the abort was not confirmed."""
+        self.processor.abandoned()  # under either guarantee: the batch is not committed
+        if not self.exactly_once:
+            return True
+        try:
+            with self.watchdog.guard("abort_transaction", self._step_limit):
+                self.producer.abort_transaction(self._txn_timeout)
+            return True
+        except (KafkaException, StuckCall) as exc:
+            log.warning("abort_transaction failed", extra={"error": str(exc)})
+            return False
+
+    def _replace_producer(self) -> None:
+        """Close this producer and start a new one with the same transactional id: its
+        init_transactions fences the old one and has the coordinator finish or abort the old
+        one's transaction. Retried here until the coordinator answers, not left to the next
+        batch: after a broker restart the consumer may deliver nothing while the old
+        transaction is unresolved."""
+        self.producer.close()
+        delay = 0.5
+        while True:
+            if BoundedProducer.stuck > MAX_STUCK:
+                exit_stuck(f"{BoundedProducer.stuck} producers' calls", self._txn_timeout)
+            self._check_stopping()
+            producer = self._producer()
+            try:
+                if self.exactly_once:
+                    with self.watchdog.guard("init_transactions", self._step_limit):
+                        producer.init_transactions(self._txn_timeout)
+            except (KafkaException, StuckCall) as exc:
+                producer.close()
+                log.error("cannot recreate the producer yet", extra={"error": str(exc)})
+                time.sleep(delay)
+                delay = min(2 * delay, 5.0)
+                continue
+            self.producer = producer
+            log.info("producer replaced")
+            return
+
+    def _check_stopping(self) -> None:
+        if self._stopping:
+            raise Interrupted
