@@ -7,7 +7,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from consumer.stream.dlq import DeadLetterGuard, DeadLetterRatioError
-from tests.unit.fake_kafka import (
+from tests.unit.stream.fake_kafka import (
     ABORTABLE,
     TOPIC,
     FakeConsumer,

@@ -25,9 +25,10 @@ from typing import Any
 import pytest
 import yaml
 
+from consumer.paths import REPO
 from consumer.settings import Settings, load_settings
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = REPO
 CHART = ROOT / "deploy" / "helm" / "infusion-validator"
 CI_VALUES = sorted((CHART / "ci").glob("*-values.yaml"))
 RELEASE = "rel"

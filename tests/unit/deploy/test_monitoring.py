@@ -25,9 +25,10 @@ from prometheus_client.gc_collector import GCCollector
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 
+from consumer.paths import REPO
 from consumer.stream.metrics import Metrics
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = REPO
 FILES = ROOT / "deploy" / "helm" / "infusion-validator" / "files"
 ALERTS = FILES / "alerts.yaml"
 ALERT_TESTS = FILES / "alerts_test.yaml"

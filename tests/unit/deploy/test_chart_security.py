@@ -11,7 +11,7 @@ import yaml
 
 from consumer.settings import CONFIG_ENV, load_settings
 from consumer.stream.clients import common_config
-from tests.unit.test_helm_chart import CHART, env_of, render_values, settings_yaml, validator
+from tests.unit.deploy.test_helm_chart import CHART, env_of, render_values, settings_yaml, validator
 
 SASL_SSL = CHART / "ci" / "sasl-ssl-values.yaml"
 

@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry
 
 import consumer.stream.txn
 from consumer.stream.txn import BoundedProducer, StuckCall
-from tests.unit.fake_kafka import (
+from tests.unit.stream.fake_kafka import (
     ABORTABLE,
     TOPIC,
     UNKNOWN,

@@ -5,7 +5,6 @@ other spelling in Python first."""
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 import fastavro
 import orjson
@@ -14,12 +13,13 @@ import pytest
 from consumer._native import encode_claim
 from consumer.codec.wire import Wire
 from consumer.demo.samples import generate_claims
+from consumer.paths import REPO
 from consumer.records.claims import claim_from_json, record_from_json
 from consumer.records.schemas import CLAIM, claim_schema
 from consumer.settings import load_settings
 from tests.claim_examples import claim_json
 
-GOLDEN = Path(__file__).resolve().parents[1] / "data" / "golden"
+GOLDEN = REPO / "tests" / "data" / "golden"
 
 
 def fastavro_body(claim: dict[str, object]) -> bytes:

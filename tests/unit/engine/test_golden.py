@@ -16,10 +16,11 @@ import orjson
 import pytest
 
 from consumer.engine import RULE_IDS, Engine, Reason
+from consumer.paths import REPO
 from consumer.records.claims import claim_from_json
 from tests.data import engine_fixture
 
-GOLDEN = Path(__file__).resolve().parents[1] / "data" / "golden"
+GOLDEN = REPO / "tests" / "data" / "golden"
 CASES = sorted(GOLDEN.rglob("*.json"))
 # The claim-history rules: sequences of claims, each step with its expected decision (or
 # RESENT: no second decision), all decided as one stream.
