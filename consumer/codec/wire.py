@@ -1,5 +1,5 @@
 """The wire formats of one process (SPEC §2.2), built once from settings: the registry client,
-the claim decoder, the decision framing, and the processor that decides batches with them.
+the claim decoder, the schema ids that are ours, and the claim encoder for producers.
 
 `raw` needs nothing; `confluent` needs `schema_registry.url`. A process builds one `Wire` and
 passes it to whoever needs it, so the registry client and the schema ids exist once.
@@ -15,27 +15,22 @@ import orjson
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 
-from consumer._native import History, encode_claim
+from consumer._native import encode_claim
 from consumer.codec.decoding import (
     CONFLUENT_HEADER,
-    ERROR_CLASSES,
     ClaimDecoder,
     ConfluentClaimDecoder,
     DecodeLimits,
     SchemaRegistryUnavailableError,
     make_claim_decoder,
 )
-from consumer.codec.encoding import claim_body, decision_prefix, registry_refusal
-from consumer.engine import Engine
+from consumer.codec.encoding import claim_body, registry_refusal
 from consumer.errors import ConfigError
 from consumer.records.claims import record_from_json
 from consumer.records.schemas import CLAIM, schema_json
-from consumer.settings import Settings, TopicSettings
-from consumer.stream.dlq import DeadLetterGuard
-from consumer.stream.processing import ClaimProcessor, stream_decider
+from consumer.settings import Settings
 
 Record = dict[str, Any]
-DLQ_ERROR_CLASSES = tuple(sorted(ERROR_CLASSES))
 
 
 def registry_client(settings: Settings) -> SchemaRegistryClient | None:
@@ -97,7 +92,7 @@ class Wire:
     def __post_init__(self) -> None:
         # Confluent schema ids whose writer schema is ours (learnt from the decoder).
         self.our_schema_ids: set[int] = set()
-        self._deciders: list[Callable[[int], None]] = []
+        self._followers: list[Callable[[int], None]] = []
 
     def body(self, value: bytes | None) -> bytes:
         """The claim's Avro body when the engine can read the value where it lies (our
@@ -112,59 +107,17 @@ class Wire:
             return value[CONFLUENT_HEADER.size :]
         return b""
 
-    def processor(
-        self,
-        engine: Engine,
-        topics: TopicSettings | None = None,
-        *,
-        keep_dead_letters: bool = True,
-        history: History | None = None,
-        shadow: Engine | None = None,
-    ) -> ClaimProcessor:
-        """A batch processor deciding with `engine` and writing to `topics` (default: the
-        settings' topics). With `confluent` output, the decision schema is registered (or
-        found) under each output topic's subject now: SchemaError or
-        SchemaRegistryUnavailableError when the registry refuses or cannot be reached."""
-        topics = topics or self.settings.topics
-        processing = self.settings.processing
-        prefixes = (b"", b"")
-        if self.settings.decision_wire_format == "confluent":
-            assert self.registry is not None  # Wire.build checked
-            prefixes = (
-                decision_prefix(self.registry, topics.accepted),
-                decision_prefix(self.registry, topics.pended),
-            )
-        decider = stream_decider(
-            engine,
-            topics,
-            max_value_bytes=processing.max_value_bytes,
-            max_lines=processing.max_lines,
-            header_len=CONFLUENT_HEADER.size
-            if self.settings.input_wire_format == "confluent"
-            else 0,
-            # Raw values written with a configured writer schema go through the decoder.
-            reads_raw=self.settings.writer_schema is None,
-            prefixes=prefixes,
-            history=history,
-            shadow=shadow,
-        )
-        if isinstance(self.decoder, ConfluentClaimDecoder):
-            self._deciders.append(decider.allow_schema_id)
-            for schema_id in self.our_schema_ids:
-                decider.allow_schema_id(schema_id)
-        guard = DeadLetterGuard(processing.dlq_max_ratio, processing.dlq_window)
-        return ClaimProcessor(
-            decider,
-            self.decoder.decode,
-            topics,
-            guard,
-            keep_dead_letters=keep_dead_letters,
-            history=history,
-        )
+    def follow_schema_ids(self, allow: Callable[[int], None]) -> None:
+        """Call `allow` with each `confluent` schema id whose writer schema is ours: those known
+        now, and each one the decoder learns later (a decider then reads such records in
+        place)."""
+        self._followers.append(allow)
+        for schema_id in self.our_schema_ids:
+            allow(schema_id)
 
     def _learn_schema_id(self, schema_id: int) -> None:
         self.our_schema_ids.add(schema_id)
-        for allow in self._deciders:
+        for allow in self._followers:
             allow(schema_id)
 
     def claim_encoder(self, topic: str | None = None) -> Callable[[Record], bytes]:

@@ -21,6 +21,7 @@ from typing import Any
 
 from confluent_kafka import Producer
 
+from consumer.codec.wire import Wire
 from consumer.demo.samples import generate_claims
 from consumer.local.kafka import LocalKafka
 from consumer.local.registry import LocalRegistry
@@ -61,16 +62,15 @@ def _registry_url(stack: ExitStack) -> str:
     return registry.url
 
 
-def _describe_schemas(settings: Settings) -> str:
+def _describe_schemas(settings: Settings, wire: Wire) -> str:
     """Which registry ids the demo's records and decisions carry."""
     from confluent_kafka.schema_registry import Schema
 
     from consumer.codec.decoding import CONFLUENT_HEADER
     from consumer.codec.encoding import decision_prefix
-    from consumer.codec.wire import registry_client
     from consumer.records.schemas import CLAIM, schema_json
 
-    client = registry_client(settings)
+    client = wire.registry
     assert client is not None
     subject = f"{settings.topics.input}-value"
     claim_id = client.lookup_schema(subject, Schema(schema_json(CLAIM), "AVRO")).schema_id
@@ -101,7 +101,8 @@ def run_demo(claims: int, seed: int, port: int, wait: bool, registry: bool = Fal
             f"Producing {claims} sample claims (seed {seed}) and {len(POISON)} poison records "
             f"to {topics.input}..."
         )
-        produced = produce_claims(settings, generate_claims(claims, seed))
+        wire = Wire.build(settings)  # the registry client and schema ids, once
+        produced = produce_claims(settings, generate_claims(claims, seed), wire=wire)
         poison = Producer(producer_config(settings, None))
         for value in POISON:
             poison.produce(topics.input, value, b"poison")
@@ -109,9 +110,9 @@ def run_demo(claims: int, seed: int, port: int, wait: bool, registry: bool = Fal
         poison.close()
         total = produced + len(POISON)
         if registry:
-            print(_describe_schemas(settings))
+            print(_describe_schemas(settings, wire))
 
-        service = build_service(settings)
+        service = build_service(settings, wire=wire)
         http = HealthServer("127.0.0.1", port, service.registry, service.readiness)
         stack.callback(http.close)
         print(f"Validating... metrics at http://127.0.0.1:{http.port}/metrics")

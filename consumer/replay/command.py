@@ -24,6 +24,7 @@ from consumer.codec.wire import Wire
 from consumer.engine import Engine
 from consumer.errors import DecodeError
 from consumer.progress import Progress
+from consumer.replay.bounds import RangeBounds, resume_points
 from consumer.replay.diff import DiffReport
 from consumer.replay.ranges import PartitionRange, read_range, resolve
 from consumer.replay.rebuild import rebuild_history
@@ -107,12 +108,15 @@ def run_replay(settings: Settings, request: ReplayRequest) -> int:
         replay_settings, engine=engine, keep_dead_letters=topics.dlq != source, changelog=False
     )
     pipeline = service.pipeline
-    starts = pipeline.resume_points(ranges)
+    # An earlier run of this group killed mid-batch left a transaction open: fence it first,
+    # so the group's committed offsets are settled when they are read.
+    pipeline.start_transactions()
+    starts = resume_points(pipeline.consumer, ranges)
     if from_dlq and settings.history.enabled:
         print("Replaying the DLQ: decided without the claim history.", file=sys.stderr)
     history = pipeline.processor.history
     if history is not None:
-        rebuild_history(replay_settings, Wire.build(replay_settings), history, starts)
+        rebuild_history(replay_settings, service.wire, history, starts)
     already = sum(starts[(r.topic, r.partition)] - r.start for r in ranges)
     if already:
         print(
@@ -129,13 +133,14 @@ def run_replay(settings: Settings, request: ReplayRequest) -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     started = time.perf_counter()
-    pipeline.replay(ranges, starts)
+    bounds = RangeBounds(ranges, starts)
+    pipeline.run_assigned(starts, bounds)
     progress.finish()
     print(
         describe_run(service.registry, pipeline.processed, time.perf_counter() - started),
         file=sys.stderr,
     )
-    if not pipeline.range_finished:  # stopped early by a signal
+    if not bounds.finished:  # stopped early by a signal
         print(
             f"Stopped before the end; run again with --group-id {group} to resume.", file=sys.stderr
         )

@@ -1,5 +1,5 @@
 """The Kafka loop's callbacks from librdkafka: rebalances (assigned partitions, lag gauges, the
-claim history restored or dropped), delivery reports (at-least-once) and statistics
+claim history restored or dropped) and statistics
 (per-partition lag, producer queue depth).
 
 A mixin of `consumer.stream.pipeline.Pipeline`; the attributes below are the Pipeline's.
@@ -10,10 +10,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from typing import Any
 
 import orjson
-from confluent_kafka import Consumer, KafkaError, TopicPartition
+from confluent_kafka import Consumer, TopicPartition
 
 from consumer.settings import Settings
 from consumer.stream.history import restore
@@ -36,7 +35,6 @@ class Callbacks:
     waiting_since: float | None
     changelog_topic: str | None
     restoring: set[int]
-    _delivery_errors: list[KafkaError]
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self.metrics.rebalances.labels("assign").inc()
@@ -108,10 +106,6 @@ class Callbacks:
             "partitions revoked" if kind == "revoke" else "partitions lost",
             extra={"partitions": sorted(p.partition for p in partitions)},
         )
-
-    def _on_delivery(self, error: KafkaError | None, _msg: Any) -> None:
-        if error is not None:
-            self._delivery_errors.append(error)
 
     def _on_stats(self, stats_json: str) -> None:
         """librdkafka statistics: per-partition lag of the partitions being fetched."""

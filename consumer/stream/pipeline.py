@@ -25,21 +25,20 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
+from typing import Protocol
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from consumer.codec.decoding import SchemaRegistryUnavailableError
-from consumer.errors import KafkaSetupError
-from consumer.replay.ranges import TIMEOUT as RANGE_TIMEOUT
-from consumer.replay.ranges import PartitionRange, reached_end
 from consumer.settings import Settings
 from consumer.stream.callbacks import Callbacks
-from consumer.stream.clients import consumer_config, producer_config
-from consumer.stream.dlq import DeadLetterRatioError, Headers
+from consumer.stream.clients import consumer_config
+from consumer.stream.commit import Committing
+from consumer.stream.dlq import DeadLetterRatioError
 from consumer.stream.metrics import Metrics
 from consumer.stream.processing import ClaimProcessor
 from consumer.stream.recovery import Interrupted, Key, Recovery
-from consumer.stream.txn import BoundedProducer, CommitFailed, StuckCall
+from consumer.stream.txn import CommitFailed, StuckCall
 from consumer.stream.watchdog import STUCK_EXIT_CODE, Watchdog
 
 log = logging.getLogger(__name__)
@@ -52,7 +51,16 @@ REGISTRY_BACKOFF_SECONDS = 2.0
 STUCK_AFTER_TRANSACTION_TIMEOUTS = 3
 
 
-class Pipeline(Recovery, Callbacks):
+class Bounds(Protocol):
+    """What a bounded run stops at (`consumer.replay.bounds.RangeBounds`)."""
+
+    @property
+    def finished(self) -> bool: ...
+    def keep(self, msg: Message) -> bool: ...
+    def after_batch(self, consumer: Consumer) -> None: ...
+
+
+class Pipeline(Recovery, Callbacks, Committing):
     """Runs until `stop()` is called or `stop_when()` is true; `run()` returns after a clean
     shutdown (last batch committed, group left)."""
 
@@ -85,6 +93,7 @@ class Pipeline(Recovery, Callbacks):
         self.waiting_since: float | None = None
         self._failing_since: float | None = None  # first failure since the last commit
         self._stopping = False
+        self._transactions_started = False
         self._delivery_errors: list[KafkaError] = []
         self._txn_timeout = settings.processing.transaction_timeout_ms / 1000
         self._step_limit = STUCK_AFTER_TRANSACTION_TIMEOUTS * self._txn_timeout
@@ -93,9 +102,8 @@ class Pipeline(Recovery, Callbacks):
         self.changelog_topic = changelog_topic if processor.history is not None else None
         # Input partitions whose history is being read back from the changelog.
         self.restoring: set[int] = set()
-        # Replay only: where each partition's range ends, and which are not finished yet.
-        self._ends: dict[Key, int] = {}
-        self._remaining: set[Key] = set()
+        # A bounded run's ranges (`run_assigned`); None for the live service.
+        self.bounds: Bounds | None = None
         self.consumer = Consumer(
             consumer_config(
                 settings, self.group_id, stats_cb=self._on_stats, **{"statistics.interval.ms": 5000}
@@ -121,43 +129,17 @@ class Pipeline(Recovery, Callbacks):
         )
         self._loop()
 
-    def resume_points(self, ranges: Sequence[PartitionRange]) -> dict[tuple[str, int], int]:
-        """Where a replay of `ranges` starts in each partition: past what this pipeline's
-        group already committed there (a replay killed and restarted with the same group)."""
-        wanted = [TopicPartition(r.topic, r.partition) for r in ranges]
-        committed = {
-            (tp.topic, tp.partition): tp.offset
-            for tp in self.consumer.committed(wanted, timeout=RANGE_TIMEOUT)
-        }
-        return {
-            (r.topic, r.partition): min(
-                r.end, max(r.start, committed.get((r.topic, r.partition), -1))
-            )
-            for r in ranges
-        }
-
-    def replay(
-        self,
-        ranges: Sequence[PartitionRange],
-        starts: dict[tuple[str, int], int] | None = None,
-    ) -> None:
-        """A bounded run over fixed `[start, end)` ranges with explicit assignment (no group
-        membership, so the live group is never rebalanced). Offsets are still committed to
-        this pipeline's group in each transaction, so a killed replay restarted with the same
-        group resumes where it stopped (`resume_points`) instead of deciding records twice."""
-        starts = starts if starts is not None else self.resume_points(ranges)
-        self._ends = {(r.topic, r.partition): r.end for r in ranges}
-        self._remaining = {key for key, start in starts.items() if start < self._ends[key]}
+    def run_assigned(self, starts: dict[Key, int], bounds: Bounds) -> None:
+        """A bounded run (a replay): explicit assignment at `starts`, no group membership (so
+        no live group is rebalanced), until `bounds` is finished. Offsets are still committed
+        to this pipeline's group in each transaction, so a run killed and restarted with the
+        same group resumes where it stopped instead of deciding records twice."""
+        self.bounds = bounds
         self.consumer.assign([TopicPartition(t, p, o) for (t, p), o in starts.items()])
         self.assigned = set(starts)
         self.metrics.assigned_partitions.set(len(self.assigned))
-        self.stop_when = lambda: not self._remaining
+        self.stop_when = lambda: bounds.finished
         self._loop()
-
-    @property
-    def range_finished(self) -> bool:
-        """Replay: every partition reached its end offset."""
-        return not self._remaining
 
     def stuck_for(self) -> float:
         """Seconds that fetched records have waited without a commit (0 when none wait)."""
@@ -168,7 +150,7 @@ class Pipeline(Recovery, Callbacks):
         batch_size = self.settings.processing.batch_size
         timeout = self.settings.processing.batch_timeout_ms / 1000
         try:
-            self._init_transactions()
+            self.start_transactions()
             while not self._stopping and not (self.stop_when and self.stop_when()):
                 messages = self.consumer.consume(batch_size, timeout)
                 if messages:
@@ -176,8 +158,8 @@ class Pipeline(Recovery, Callbacks):
                 else:
                     self.last_progress = time.time()
                     self.metrics.last_progress.set(self.last_progress)
-                if self._remaining:
-                    self._mark_done()
+                if self.bounds is not None:
+                    self.bounds.after_batch(self.consumer)
         except Interrupted:
             log.warning("stopped while recovering; the open batch was not committed")
         finally:
@@ -187,34 +169,12 @@ class Pipeline(Recovery, Callbacks):
                 self.producer.close(wait=10.0)
             self.watchdog.close()
 
-    def _producer(self) -> BoundedProducer:
-        if not self.exactly_once:
-            return BoundedProducer(
-                producer_config(
-                    self.settings, None, self._largest_record, on_delivery=self._on_delivery
-                )
-            )
-        return BoundedProducer(
-            producer_config(
-                self.settings, self.settings.processing.transactional_id, self._largest_record
-            )
-        )
-
-    def _init_transactions(self) -> None:
-        """Fence any earlier instance with this transactional id; its open transaction is
-        completed or aborted by the coordinator."""
-        if not self.exactly_once:
-            return
-        try:
-            self.producer.init_transactions(self._txn_timeout)
-        except (KafkaException, StuckCall) as exc:
-            raise KafkaSetupError(f"cannot start transactions: {exc}") from exc
-
     # --- one batch -------------------------------------------------------------------------
 
     def _handle_batch(self, messages: list[Message]) -> None:
         started = time.perf_counter()
-        records = [m for m in messages if self._usable(m) and self._in_range(m)]
+        bounds = self.bounds
+        records = [m for m in messages if self._usable(m) and (not bounds or bounds.keep(m))]
         if not records:
             return
         first: dict[Key, int] = {}
@@ -253,13 +213,6 @@ class Pipeline(Recovery, Callbacks):
         else:
             self._recover(failure, first)
 
-    def _in_range(self, msg: Message) -> bool:
-        """Replay: drop records fetched past a partition's end offset."""
-        if not self._ends:
-            return True
-        end = self._ends.get((msg.topic() or "", msg.partition() or 0))
-        return end is None or (msg.offset() or 0) < end
-
     def _usable(self, msg: Message) -> bool:
         error = msg.error()
         if error is None:
@@ -268,91 +221,6 @@ class Pipeline(Recovery, Callbacks):
             raise KafkaException(error)
         log.warning("consumer error", extra={"error": error.str()})
         return False
-
-    def _produce_all(self, records: list[Message]) -> None:
-        """Everything a batch writes, for its transaction."""
-        self._produce_decisions(records)
-        self._produce_changelog()
-
-    def _produce_decisions(self, records: list[Message]) -> None:
-        """The batch's decisions and dead letters, and the shadow rule set's disagreements."""
-        produce = self.producer.produce  # the per-record loop: no call it does not need
-        for msg, (topic, value, headers) in zip(
-            records, self.processor.process_batch(records), strict=True
-        ):
-            if not topic:  # a re-sent event, or a dead letter replayed from the DLQ
-                continue
-            try:
-                produce(topic, value, msg.key(), headers=headers)
-            except BufferError:
-                self._produce_when_room(topic, value, msg.key(), headers)
-        shadow_topic = self.settings.shadow.topic
-        if shadow_topic:
-            for shadowed, record in self.processor.shadow_records:
-                self._produce_one(shadow_topic, record, shadowed.key())
-
-    def _produce_changelog(self) -> None:
-        """The claim history's changes from the batch (nothing without a changelog)."""
-        history = self.processor.history
-        if history is not None and self.changelog_topic:
-            for partition, key, change in history.changelog():
-                self._produce_one(self.changelog_topic, change, key, partition=partition)
-
-    def _produce_one(
-        self, topic: str, value: bytes | None, key: bytes | None, partition: int = -1
-    ) -> None:
-        try:
-            self.producer.produce(topic, value, key, partition=partition)
-        except BufferError:
-            self._produce_when_room(topic, value, key, [], partition)
-
-    def _produce_when_room(
-        self,
-        topic: str,
-        value: bytes | None,
-        key: bytes | None,
-        headers: Headers,
-        partition: int = -1,
-    ) -> None:
-        """The producer's queue is full: let deliveries drain, then produce (bounded: a queue
-        that stays full means the brokers do not take records, and the batch is aborted)."""
-        deadline = time.monotonic() + self._txn_timeout
-        while True:
-            self.producer.poll(0.1)
-            try:
-                self.producer.produce(topic, value, key, headers=headers, partition=partition)
-                return
-            except BufferError:
-                if time.monotonic() > deadline:
-                    raise KafkaException(
-                        KafkaError(KafkaError._QUEUE_FULL, "producer queue still full")
-                    ) from None
-
-    def _transact(self, records: list[Message], nxt: dict[Key, int]) -> None:
-        self.producer.begin_transaction()
-        self._produce_all(records)
-        offsets = [TopicPartition(t, p, o) for (t, p), o in nxt.items()]
-        self.producer.commit(offsets, self.consumer.consumer_group_metadata(), self._txn_timeout)
-        self.metrics.transactions.labels("committed").inc()
-
-    def _deliver_then_commit(self, records: list[Message], nxt: dict[Key, int]) -> None:
-        """At least once: the decisions delivered, then the history's changes, then the
-        offsets. A crash before the changelog is delivered decides the batch again (a second
-        decision, as at-least-once allows); after it, the history knows the batch's events and
-        a re-read decides none of them twice. The other order could lose a decision."""
-        self._delivery_errors.clear()
-        self._produce_decisions(records)
-        self._confirm_deliveries()
-        self._produce_changelog()
-        self._confirm_deliveries()
-        offsets = [TopicPartition(t, p, o) for (t, p), o in nxt.items()]
-        self.consumer.commit(offsets=offsets, asynchronous=False)
-
-    def _confirm_deliveries(self) -> None:
-        if self.producer.flush(self._txn_timeout):
-            raise KafkaException(KafkaError(KafkaError._TIMED_OUT, "deliveries not confirmed"))
-        if self._delivery_errors:
-            raise KafkaException(self._delivery_errors[0])
 
     def _finish(self, records: list[Message], started: float) -> None:
         """The batch is committed: publish its claim metrics (before `processed` moves, which
@@ -383,11 +251,3 @@ class Pipeline(Recovery, Callbacks):
             for kind, millis in (msg.timestamp() for msg in records)
             if kind and millis > 0
         )
-
-    def _mark_done(self) -> None:
-        """Replay: pause the partitions that reached their end, so nothing past it is fetched.
-        A batch that was aborted has rewound the position, so only committed work counts."""
-        done = reached_end(self.consumer, {tp: self._ends[tp] for tp in self._remaining})
-        if done:
-            self._remaining.difference_update(done)
-            self.consumer.pause([TopicPartition(t, p) for t, p in done])

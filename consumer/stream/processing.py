@@ -18,7 +18,9 @@ from typing import Any, NamedTuple, Protocol
 
 from consumer import __version__
 from consumer._native import History, StreamDecider
-from consumer.codec.encoding import claim_body
+from consumer.codec.decoding import CONFLUENT_HEADER, ERROR_CLASSES
+from consumer.codec.encoding import claim_body, decision_prefix
+from consumer.codec.wire import Wire
 from consumer.engine import Engine
 from consumer.errors import DecodeError
 from consumer.settings import TopicSettings
@@ -37,6 +39,8 @@ log = logging.getLogger(__name__)
 # A claim the decoder read but the engine could not take (a bug): dead-lettered under this
 # class and logged with its coordinates, so it can be replayed after the fix.
 ENGINE_ERROR = "engine_error"
+# Every `dlq.error.class` the service writes (the metric's label values).
+DLQ_ERROR_CLASSES = (*sorted(ERROR_CLASSES), ENGINE_ERROR)
 
 
 class KafkaRecord(Protocol):
@@ -101,6 +105,55 @@ def stream_decider(
         pended_prefix=prefixes[1],
         history=history,
         shadow=shadow.native if shadow is not None else None,
+    )
+
+
+def build_processor(
+    wire: Wire,
+    engine: Engine,
+    topics: TopicSettings | None = None,
+    *,
+    keep_dead_letters: bool = True,
+    history: History | None = None,
+    shadow: Engine | None = None,
+) -> ClaimProcessor:
+    """A batch processor deciding with `engine` and writing to `topics` (default: the
+    settings' topics), reading records as `wire` does. With `confluent` output, the decision
+    schema is registered (or found) under each output topic's subject now: SchemaError or
+    SchemaRegistryUnavailableError when the registry refuses or cannot be reached."""
+    settings = wire.settings
+    topics = topics or settings.topics
+    processing = settings.processing
+    prefixes = (b"", b"")
+    if settings.decision_wire_format == "confluent":
+        assert wire.registry is not None  # Wire.build checked
+        prefixes = (
+            decision_prefix(wire.registry, topics.accepted),
+            decision_prefix(wire.registry, topics.pended),
+        )
+    confluent_input = settings.input_wire_format == "confluent"
+    decider = stream_decider(
+        engine,
+        topics,
+        max_value_bytes=processing.max_value_bytes,
+        max_lines=processing.max_lines,
+        header_len=CONFLUENT_HEADER.size if confluent_input else 0,
+        # Raw values written with a configured writer schema go through the decoder.
+        reads_raw=settings.writer_schema is None,
+        prefixes=prefixes,
+        history=history,
+        shadow=shadow,
+    )
+    if confluent_input:
+        wire.follow_schema_ids(decider.allow_schema_id)
+    guard = DeadLetterGuard(processing.dlq_max_ratio, processing.dlq_window)
+    return ClaimProcessor(
+        decider,
+        wire.decoder.decode,
+        topics,
+        guard,
+        keep_dead_letters=keep_dead_letters,
+        history=history,
     )
 
 

@@ -38,11 +38,13 @@ def produce_claims(
     *,
     topic: str | None = None,
     rate: float | None = None,
+    wire: Wire | None = None,
 ) -> int:
     """Produce JSON-form claims to the input topic; `rate` in claims/s (None = as fast as it
-    goes). Returns the number produced; raises KafkaSetupError if any delivery failed."""
+    goes); `wire`: the process's wire formats, if built already. Returns the number produced;
+    raises KafkaSetupError if any delivery failed."""
     target = topic or settings.topics.input
-    encode = Wire.build(settings).claim_encoder(target)
+    encode = (wire or Wire.build(settings)).claim_encoder(target)
     failures: list[KafkaError] = []
 
     def on_delivery(error: KafkaError | None, _msg: Any) -> None:

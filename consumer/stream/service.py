@@ -21,7 +21,7 @@ from prometheus_client.process_collector import ProcessCollector
 
 from consumer import __version__
 from consumer._native import History
-from consumer.codec.wire import DLQ_ERROR_CLASSES, Wire
+from consumer.codec.wire import Wire
 from consumer.engine import RULE_IDS, Engine
 from consumer.errors import ConfigError
 from consumer.settings import Settings
@@ -30,7 +30,7 @@ from consumer.stream.http import HealthServer
 from consumer.stream.metrics import Metrics
 from consumer.stream.pipeline import Pipeline
 from consumer.stream.preflight import check_client_properties, check_cluster
-from consumer.stream.processing import ENGINE_ERROR
+from consumer.stream.processing import DLQ_ERROR_CLASSES, build_processor
 from consumer.stream.signals import Signals
 
 log = logging.getLogger(__name__)
@@ -43,6 +43,7 @@ STALL_SECONDS = 60.0
 class Service:
     settings: Settings
     engine: Engine
+    wire: Wire
     registry: CollectorRegistry
     metrics: Metrics
     pipeline: Pipeline
@@ -82,10 +83,12 @@ def build_service(
     keep_dead_letters: bool = True,
     registry: CollectorRegistry | None = None,
     changelog: bool = True,
+    wire: Wire | None = None,
 ) -> Service:
     """Everything `run` (or a replay) needs, checked: raises a one-line error instead of
     starting half-way. The only Kafka state it may change: it creates the history changelog
     when it is missing (`changelog`: the live service; a replay keeps its history in memory).
+    `wire`: the process's wire formats, when the caller built them already.
     """
     check_client_properties(settings)
     engine = engine or Engine.load(settings.rules)
@@ -103,12 +106,13 @@ def build_service(
     if history is not None and changelog:
         ensure_changelog_topic(settings)
     registry = registry or new_registry()
-    metrics = Metrics(registry, RULE_IDS, (*DLQ_ERROR_CLASSES, ENGINE_ERROR))
+    metrics = Metrics(registry, RULE_IDS, DLQ_ERROR_CLASSES)
     metrics.describe_build(engine.policy_id, engine.versions)
     if shadow is not None:
         metrics.describe_shadow(shadow.versions)
-    processor = Wire.build(settings).processor(
-        engine, keep_dead_letters=keep_dead_letters, history=history, shadow=shadow
+    wire = wire or Wire.build(settings)
+    processor = build_processor(
+        wire, engine, keep_dead_letters=keep_dead_letters, history=history, shadow=shadow
     )
     processor.dlq_max_bytes = limits.dlq_max_bytes
     pipeline = Pipeline(
@@ -122,7 +126,7 @@ def build_service(
     # the process. A full cyclic-GC pass over it takes ~140 ms, a stall in whatever batch it
     # lands in; frozen, the collector only walks what the stream allocates.
     gc.freeze()
-    return Service(settings, engine, registry, metrics, pipeline)
+    return Service(settings, engine, wire, registry, metrics, pipeline)
 
 
 def run(settings: Settings, signals: Signals) -> int:

@@ -28,7 +28,7 @@ from consumer.settings import Settings
 from consumer.stream.producing import produce_claims
 from consumer.stream.service import build_service
 from tests.integration.rulesets import MORE_AUTHORIZATION, changed_rule_set
-from tests.integration.streaming import outcome_of, validate_offline
+from tests.integration.streaming import GroupWatcher, outcome_of, validate_offline, wait_for
 
 DEADLINE = 60.0
 
@@ -242,23 +242,17 @@ def test_a_replay_killed_half_way_resumes_without_loss_or_duplicates(
     }
     command = [sys.executable, "-m", "consumer", "replay", "--group-id", f"{unique_group_id}-r"]
     first = subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL)
-    # Kill it once a good part (but not all) of the range is decided.
-    reader = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"{unique_group_id}-watch",
-            "isolation.level": "read_committed",
-            "auto.offset.reset": "earliest",
-        }
-    )
-    reader.subscribe([topics.accepted, topics.pended])
-    seen, deadline = 0, time.monotonic() + DEADLINE
-    while seen < 2000 and time.monotonic() < deadline:
-        seen += len([m for m in reader.consume(500, 0.2) if m.error() is None])
-    reader.close()
-    first.send_signal(signal.SIGKILL)
-    first.wait(10)
-    assert 2000 <= seen < 9000, f"kill landed at {seen} decisions"
+    # Kill it once a good part (but not all) of the range is committed: watched through the
+    # replay group's committed offsets, which move with each transaction.
+    group = GroupWatcher(bootstrap, f"{unique_group_id}-r", topics.input)
+    try:
+        wait_for(lambda: group.total_committed() >= 2000, "2,000 replayed", DEADLINE, 0.01)
+        first.send_signal(signal.SIGKILL)
+        first.wait(10)
+        killed_at = group.total_committed()
+    finally:
+        group.close()
+    assert 2000 <= killed_at < 9000, f"kill landed at {killed_at} records committed"
 
     second = subprocess.run(command, env=env, capture_output=True, timeout=120, check=False)
     err = second.stderr.decode()

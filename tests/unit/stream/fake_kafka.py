@@ -16,13 +16,13 @@ import consumer.stream.pipeline
 import consumer.stream.recovery
 import consumer.stream.txn
 from consumer.codec.encoding import claim_body
-from consumer.codec.wire import DLQ_ERROR_CLASSES, Wire
+from consumer.codec.wire import Wire
 from consumer.engine import RULE_IDS, Engine
 from consumer.settings import load_settings
 from consumer.stream.dlq import DeadLetterGuard
 from consumer.stream.metrics import Metrics
 from consumer.stream.pipeline import Pipeline
-from consumer.stream.processing import ENGINE_ERROR
+from consumer.stream.processing import DLQ_ERROR_CLASSES, build_processor
 from tests.claim_examples import claim_record
 
 TOPIC = "claims.submitted"
@@ -172,8 +172,8 @@ def run_pipeline(
     # The recovery's committed-offsets checker: the same fake (it answers committed()).
     monkeypatch.setattr(consumer.stream.recovery, "Consumer", lambda config: fake_consumer)
     monkeypatch.setattr(consumer.stream.txn, "Producer", lambda config: producers.pop(0))
-    metrics = Metrics(registry, RULE_IDS, (*DLQ_ERROR_CLASSES, ENGINE_ERROR))
-    processor = Wire.build(settings).processor(Engine.load())
+    metrics = Metrics(registry, RULE_IDS, DLQ_ERROR_CLASSES)
+    processor = build_processor(Wire.build(settings), Engine.load())
     processor.guard = guard or DeadLetterGuard(max_ratio=0.5, window=10)
     pipeline = Pipeline(settings, processor, metrics, stop_when=lambda: not fake_consumer.batches)
     pipeline.run()

@@ -21,14 +21,19 @@ from prometheus_client import CollectorRegistry
 
 from consumer._native import History
 from consumer.codec.encoding import claim_body
-from consumer.codec.wire import DLQ_ERROR_CLASSES, Wire
+from consumer.codec.wire import Wire
 from consumer.engine import RULE_IDS, Engine
 from consumer.records import schemas
 from consumer.records.claims import claim_from_json
 from consumer.settings import load_settings
 from consumer.stream.dlq import DeadLetterGuard, DeadLetterRatioError
 from consumer.stream.metrics import Metrics
-from consumer.stream.processing import ENGINE_ERROR, ClaimProcessor
+from consumer.stream.processing import (
+    DLQ_ERROR_CLASSES,
+    ENGINE_ERROR,
+    ClaimProcessor,
+    build_processor,
+)
 from tests.claim_examples import FakeMessage, claim_record, decode_decision
 
 
@@ -50,9 +55,9 @@ def new_parts(engine: Engine, writer_schema: str | None = None, **processing: An
         overrides["writer_schema"] = writer_schema
     settings = load_settings(**overrides)
     registry = CollectorRegistry()
-    metrics = Metrics(registry, RULE_IDS, (*DLQ_ERROR_CLASSES, ENGINE_ERROR))
+    metrics = Metrics(registry, RULE_IDS, DLQ_ERROR_CLASSES)
     wire = Wire.build(settings)
-    processor = wire.processor(engine)
+    processor = build_processor(wire, engine)
     return Parts(processor, registry, claim_body, lambda: processor.tally.publish(metrics))
 
 
@@ -256,7 +261,7 @@ def test_with_a_history_a_resent_event_writes_nothing_and_an_abort_forgets_the_b
     history.assign(2)  # FakeMessage's partition
     settings = load_settings()
     wire = Wire.build(settings)
-    processor = wire.processor(engine, history=history)
+    processor = build_processor(wire, engine, history=history)
     encode = claim_body
     first = claim_record()
     again = claim_record(event_id="evt-again")  # the same claim id, another event
@@ -307,7 +312,7 @@ def test_a_shadow_rule_set_disagrees_exactly_where_compare_says_and_writes_nothi
     candidate = Engine.load(tmp_path)
 
     wire = Wire.build(load_settings())
-    plain, shadowed = wire.processor(engine), wire.processor(engine, shadow=candidate)
+    plain, shadowed = build_processor(wire, engine), build_processor(wire, engine, shadow=candidate)
     encode = claim_body
     claims = [claim_from_json(c) for c in generate_claims(400, 5, history_events=False)]
     batch = [FakeMessage(encode(c), _offset=i) for i, c in enumerate(claims)]

@@ -27,7 +27,7 @@ class FakePipeline:
 def _readiness(pipeline: FakePipeline) -> tuple[bool, str]:
     settings = load_settings(processing={"transaction_timeout_ms": 10_000})
     none: Any = None
-    return Service(settings, none, none, none, pipeline).readiness()  # type: ignore[arg-type]
+    return Service(settings, none, none, none, none, pipeline).readiness()  # type: ignore[arg-type]
 
 
 def test_ready_when_assigned_and_committing() -> None:

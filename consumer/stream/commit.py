@@ -1,0 +1,152 @@
+"""How the Kafka loop writes a batch and commits it (SPEC §5), under either guarantee.
+
+`exactly_once` (the default): the batch's decisions, dead letters, shadow records and claim
+history changes, and its input offsets, in one transaction. `at_least_once`: the decisions
+delivered, then the history's changes, then the offsets committed by the consumer.
+
+A mixin of `consumer.stream.pipeline.Pipeline`; the attributes below are the Pipeline's.
+"""
+
+from __future__ import annotations
+
+import time
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+
+from consumer.errors import KafkaSetupError
+from consumer.settings import Settings
+from consumer.stream.clients import producer_config
+from consumer.stream.dlq import Headers
+from consumer.stream.metrics import Metrics
+from consumer.stream.processing import ClaimProcessor
+from consumer.stream.txn import BoundedProducer, StuckCall
+
+Key = tuple[str, int]
+
+
+class Committing:
+    settings: Settings
+    consumer: Consumer
+    producer: BoundedProducer
+    processor: ClaimProcessor
+    metrics: Metrics
+    exactly_once: bool
+    changelog_topic: str | None
+    _txn_timeout: float
+    _transactions_started: bool
+    _largest_record: int
+    _delivery_errors: list[KafkaError]
+
+    def _on_delivery(self, error: KafkaError | None, _msg: object) -> None:
+        if error is not None:
+            self._delivery_errors.append(error)
+
+    def _producer(self) -> BoundedProducer:
+        if not self.exactly_once:
+            return BoundedProducer(
+                producer_config(
+                    self.settings, None, self._largest_record, on_delivery=self._on_delivery
+                )
+            )
+        return BoundedProducer(
+            producer_config(
+                self.settings, self.settings.processing.transactional_id, self._largest_record
+            )
+        )
+
+    def start_transactions(self) -> None:
+        """Fence any earlier instance with this transactional id; its open transaction is
+        completed or aborted by the coordinator (so its group's committed offsets are settled
+        after this). Once per producer; the loop calls it when it starts."""
+        if not self.exactly_once or self._transactions_started:
+            return
+        try:
+            self.producer.init_transactions(self._txn_timeout)
+        except (KafkaException, StuckCall) as exc:
+            raise KafkaSetupError(f"cannot start transactions: {exc}") from exc
+        self._transactions_started = True
+
+    def _produce_all(self, records: list[Message]) -> None:
+        """Everything a batch writes, for its transaction."""
+        self._produce_decisions(records)
+        self._produce_changelog()
+
+    def _produce_decisions(self, records: list[Message]) -> None:
+        """The batch's decisions and dead letters, and the shadow rule set's disagreements."""
+        produce = self.producer.produce  # the per-record loop: no call it does not need
+        for msg, (topic, value, headers) in zip(
+            records, self.processor.process_batch(records), strict=True
+        ):
+            if not topic:  # a re-sent event, or a dead letter replayed from the DLQ
+                continue
+            try:
+                produce(topic, value, msg.key(), headers=headers)
+            except BufferError:
+                self._produce_when_room(topic, value, msg.key(), headers)
+        shadow_topic = self.settings.shadow.topic
+        if shadow_topic:
+            for shadowed, record in self.processor.shadow_records:
+                self._produce_one(shadow_topic, record, shadowed.key())
+
+    def _produce_changelog(self) -> None:
+        """The claim history's changes from the batch (nothing without a changelog)."""
+        history = self.processor.history
+        if history is not None and self.changelog_topic:
+            for partition, key, change in history.changelog():
+                self._produce_one(self.changelog_topic, change, key, partition=partition)
+
+    def _produce_one(
+        self, topic: str, value: bytes | None, key: bytes | None, partition: int = -1
+    ) -> None:
+        try:
+            self.producer.produce(topic, value, key, partition=partition)
+        except BufferError:
+            self._produce_when_room(topic, value, key, [], partition)
+
+    def _produce_when_room(
+        self,
+        topic: str,
+        value: bytes | None,
+        key: bytes | None,
+        headers: Headers,
+        partition: int = -1,
+    ) -> None:
+        """The producer's queue is full: let deliveries drain, then produce (bounded: a queue
+        that stays full means the brokers do not take records, and the batch is aborted)."""
+        deadline = time.monotonic() + self._txn_timeout
+        while True:
+            self.producer.poll(0.1)
+            try:
+                self.producer.produce(topic, value, key, headers=headers, partition=partition)
+                return
+            except BufferError:
+                if time.monotonic() > deadline:
+                    raise KafkaException(
+                        KafkaError(KafkaError._QUEUE_FULL, "producer queue still full")
+                    ) from None
+
+    def _transact(self, records: list[Message], nxt: dict[Key, int]) -> None:
+        self.producer.begin_transaction()
+        self._produce_all(records)
+        offsets = [TopicPartition(t, p, o) for (t, p), o in nxt.items()]
+        self.producer.commit(offsets, self.consumer.consumer_group_metadata(), self._txn_timeout)
+        self.metrics.transactions.labels("committed").inc()
+
+    def _deliver_then_commit(self, records: list[Message], nxt: dict[Key, int]) -> None:
+        """At least once: the decisions delivered, then the history's changes, then the
+        offsets. A crash before the changelog is delivered decides the batch again (a second
+        decision, as at-least-once allows); after it, the history knows the batch's events and
+        a re-read decides none of them twice. The other order could lose a decision."""
+        self._delivery_errors.clear()
+        self._produce_decisions(records)
+        self._confirm_deliveries()
+        self._produce_changelog()
+        self._confirm_deliveries()
+        offsets = [TopicPartition(t, p, o) for (t, p), o in nxt.items()]
+        self.consumer.commit(offsets=offsets, asynchronous=False)
+
+    def _confirm_deliveries(self) -> None:
+        if self.producer.flush(self._txn_timeout):
+            raise KafkaException(KafkaError(KafkaError._TIMED_OUT, "deliveries not confirmed"))
+        if self._delivery_errors:
+            raise KafkaException(self._delivery_errors[0])
