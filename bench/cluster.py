@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
@@ -83,10 +83,19 @@ def client_settings(bootstrap: str, input_topic: str) -> Settings:
     )
 
 
-def produce_sample(bootstrap: str, topic: str, count: int, seed: int, lines: int) -> int:
-    """The product's own producer and sample generator: `count` claims of `lines` lines."""
+def produce_sample(
+    bootstrap: str,
+    topic: str,
+    count: int,
+    seed: int,
+    lines: int,
+    wrap: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+) -> int:
+    """The product's own producer and sample generator: `count` claims of `lines` lines
+    (each passed through `wrap` on its way, e.g. to count its event ids)."""
     settings = client_settings(bootstrap, topic)
-    return produce_claims(settings, generate_claims(count, seed, lines_per_claim=lines))
+    claims = generate_claims(count, seed, lines_per_claim=lines)
+    return produce_claims(settings, map(wrap, claims) if wrap else claims)
 
 
 def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
