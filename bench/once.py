@@ -12,7 +12,7 @@ from bench.history import measure_history
 from bench.latency import APPS, latency_rates, measure_latency, prepare_items
 from bench.memory import measure_memory
 from bench.profiling import Profiler, summarise
-from bench.rows import Context
+from bench.rows import HEADLINE_LINES, Context
 
 
 def _say(text: str) -> None:
@@ -54,10 +54,15 @@ def history(ctx: Context, opts: Any, results: dict[str, Any]) -> None:
 
 
 def profile(ctx: Context, opts: Any, results: dict[str, Any]) -> None:
-    _say("profiling one validator run with py-spy ...")
-    raw_profile = ctx.out_dir / "validator-profile.txt"
-    run_app(ctx.w, "validator", profiler=Profiler(raw_profile))
-    results["profile"] = summarise(raw_profile).as_dict()
+    """The headline input, and the largest claims when their rows ran (where CPU per claim
+    matters most: the 50-line target is per CPU-second)."""
+    largest = max(ctx.workloads)
+    for lines in sorted({HEADLINE_LINES, largest}):
+        _say(f"profiling one validator run ({lines}-line claims) with py-spy ...")
+        suffix = "" if lines == HEADLINE_LINES else f".l{lines}"
+        raw_profile = ctx.out_dir / f"validator{suffix}-profile.txt"
+        run_app(ctx.workloads[lines], "validator", profiler=Profiler(raw_profile))
+        results[f"profile{suffix}"] = summarise(raw_profile).as_dict() | {"lines": lines}
 
 
 STEPS: dict[str, Callable[[Context, Any, dict[str, Any]], None]] = {

@@ -91,7 +91,11 @@ def _extras(results: dict[str, Any]) -> list[str]:
 
 
 def _profile(prof: dict[str, Any]) -> list[str]:
-    lines = ["", f"validator profile ({prof['samples']:,} samples in the Kafka loop):"]
+    lines = [
+        "",
+        f"validator profile, {prof.get('lines', 5)}-line claims ({prof['samples']:,} samples "
+        "in the Kafka loop; compiled work shows as its Python caller):",
+    ]
     lines += [f"  {pct:5.1f}%  {area}" for area, pct in prof["areas_percent"].items()]
     lines.append("top functions by self time (self %, total %):")
     lines += [
@@ -116,8 +120,8 @@ def render(
                       "pacer and reader in processes of their own):"]  # fmt: skip
         lines.append(report.latency_table(lat["rows"]))
     lines += ["", *_extras(results)]
-    if "profile" in results:
-        lines += _profile(results["profile"])
+    for key in sorted(k for k in results if k.startswith("profile")):
+        lines += _profile(results[key])
     lines += ["", targets_table(found)]
     lines.append(f"\n({meta['seconds']:.0f}s; load average at the end {meta['load_end']})")
     return "\n".join(lines)
