@@ -41,7 +41,7 @@ from consumer.localkafka import LocalKafka, pinned_version
 # --quick: the harness end to end in about a minute or two (the smoke test), not the figures.
 QUICK = {
     "claims": 3000, "repeat": 1, "rss_claims": 6000, "latency_seconds": 3.0,
-    "latency_rates": [2000.0], "history_members": 5000, "lines": [5, 50],
+    "latency_rates": [2000.0], "latency_repeat": 1, "history_members": 5000, "lines": [5, 50],
 }  # fmt: skip
 
 
@@ -64,6 +64,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add("--repeat", type=int, default=3, help="rounds of the repeated rows (median)")
     add("--only", help=f"comma-separated subset of: {','.join(ALL)}")
     add("--skip", help="comma-separated measurements to leave out")
+    add("--latency-repeat", type=int, default=2, help="rounds of each latency run (median)")
     add("--rss-claims", type=int, default=2_000_000, help="claims in the RSS run")
     add("--latency-seconds", type=float, default=20.0, help="paced seconds per latency run")
     add(

@@ -14,6 +14,7 @@ committed), then `seconds` of paced input; the first WARMUP_SECONDS of it are no
 
 from __future__ import annotations
 
+import statistics
 import subprocess
 import sys
 import time
@@ -49,6 +50,7 @@ class LatencyResult:
     p999_ms: float
     max_ms: float
     cpu_cores: float  # the app under test, over the paced run
+    behind_s: float  # from the pacer's end until every paced record was committed
 
     def as_dict(self) -> dict[str, Any]:
         return {k: round(v, 2) if isinstance(v, float) else v for k, v in self.__dict__.items()}
@@ -137,13 +139,18 @@ def measure_latency(
         pacer.stdin.flush()
         if pacer.wait(seconds * 3 + 120) != 0:
             raise RuntimeError(f"the pacer failed (see {helper_log.name})")
-        sent = _triples(sent_file)
+        sent, paced_until = _triples(sent_file), time.time()
         _wait(progress, app, WARMUP_CLAIMS + len(sent), 120, "the paced input")
         elapsed, cpu = time.time() - started, cpu_seconds(app.pid) - cpu0
+        # How long the app still had to work once the input stopped: ~a batch cycle when it
+        # kept up, seconds when it fell behind (then its percentiles are queueing, not tail).
+        behind = time.time() - paced_until
         time.sleep(1.5)  # the last committed decisions reach the reader
         reader.terminate()
         reader.wait(30)
         arrived = {(p, o): t for p, o, t in _triples(arrived_file)}
+        sent_file.unlink()
+        arrived_file.unlink()
     finally:
         for proc in helpers:
             if proc.poll() is None:
@@ -161,7 +168,7 @@ def measure_latency(
         sent=len(counted), count=len(latencies), p50_ms=percentile(latencies, 0.50),
         p90_ms=percentile(latencies, 0.90), p99_ms=percentile(latencies, 0.99),
         p999_ms=percentile(latencies, 0.999), max_ms=max(latencies, default=float("nan")),
-        cpu_cores=cpu / max(elapsed, 1e-6),
+        cpu_cores=cpu / max(elapsed, 1e-6), behind_s=behind,
     )  # fmt: skip
 
 
@@ -187,3 +194,23 @@ def latency_rates(others: list[float] | None, max_rate: float) -> tuple[list[flo
     half = max(round(max_rate / 2, -2), 100.0)
     rates = {half, *(others if others is not None else (2000.0, 10000.0))}
     return sorted(rates), half
+
+
+PERCENTILES = ("p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms", "cpu_cores", "behind_s")
+
+
+def latency_summary(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per (rate, app): the median of each figure over the rounds, and p99's min-max."""
+    groups: dict[tuple[float, str], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault((row["rate"], row["app"]), []).append(row)
+    out = []
+    for (rate, app), runs in sorted(groups.items()):
+        one = {"rate": rate, "app": app, "rounds": len(runs)}
+        one |= {k: statistics.median(r[k] for r in runs) for k in PERCENTILES}
+        one["achieved_rate"] = statistics.median(r["achieved_rate"] for r in runs)
+        one["count"] = sum(r["count"] for r in runs)
+        one["p99_min_ms"] = min(r["p99_ms"] for r in runs)
+        one["p99_max_ms"] = max(r["p99_ms"] for r in runs)
+        out.append(one)
+    return out

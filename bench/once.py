@@ -9,7 +9,13 @@ from typing import Any
 
 from bench.apps import run_app
 from bench.history import measure_history
-from bench.latency import APPS, latency_rates, measure_latency, prepare_items
+from bench.latency import (
+    APPS,
+    latency_rates,
+    latency_summary,
+    measure_latency,
+    prepare_items,
+)
 from bench.memory import measure_memory
 from bench.profiling import Profiler, summarise
 from bench.rows import HEADLINE_LINES, Context
@@ -27,15 +33,20 @@ def latency(ctx: Context, opts: Any, results: dict[str, Any]) -> None:
     rows = []
     for i, rate in enumerate(rates):
         items = prepare_items(w, rate, opts.latency_seconds, ctx.out_dir / "logs" / "paced.bin")
-        # Alternate which app goes first at each rate, so neither always follows the other.
-        for app in APPS if i % 2 == 0 else tuple(reversed(APPS)):
-            _say(f"latency: {app} at {rate:,.0f} claims/s for {opts.latency_seconds:.0f}s ...")
-            row = measure_latency(w, rate, opts.latency_seconds, items, app).as_dict()
-            _say(f"  p50 {row['p50_ms']:.1f} ms, p99 {row['p99_ms']:.1f} ms, "
-                 f"{row['cpu_cores']:.2f} cores")  # fmt: skip
-            rows.append(row)
+        for rep in range(opts.latency_repeat):
+            # Alternate which app goes first, so neither always follows the other.
+            for app in APPS if (i + rep) % 2 == 0 else tuple(reversed(APPS)):
+                _say(f"[{rep + 1}/{opts.latency_repeat}] latency: {app} at {rate:,.0f} claims/s "
+                     f"for {opts.latency_seconds:.0f}s ...")  # fmt: skip
+                row = measure_latency(w, rate, opts.latency_seconds, items, app).as_dict()
+                _say(f"  p50 {row['p50_ms']:.1f} ms, p99 {row['p99_ms']:.1f} ms, "
+                     f"{row['cpu_cores']:.2f} cores, behind {row['behind_s']:.1f}s")  # fmt: skip
+                rows.append(row | {"round": rep + 1})
         items.paced.unlink(missing_ok=True)
-    results["latency"] = {"rows": rows, "half_max_rate": half, "seconds": opts.latency_seconds}
+    results["latency"] = {
+        "rows": rows, "half_max_rate": half, "seconds": opts.latency_seconds,
+        "summary": latency_summary(rows),
+    }  # fmt: skip
 
 
 def rss(ctx: Context, opts: Any, results: dict[str, Any]) -> None:

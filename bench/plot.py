@@ -35,7 +35,7 @@ def draw(
         return None
     rows = [(label.strip(), results[key]) for key, label in labels if key in results]
     colours = [_colour(key) for key, _ in labels if key in results][::-1]
-    latency = results.get("latency", {}).get("rows", [])
+    latency = results.get("latency", {}).get("summary", [])
     fig, (bars, lat) = plt.subplots(
         1, 2, figsize=(16, max(5.0, 0.38 * len(rows) + 1.5)), width_ratios=(3, 2)
     )

@@ -101,16 +101,18 @@ def by_lines(results: dict[str, Any], lines: Sequence[int], headline: int) -> st
 
 
 def latency_table(rows: Sequence[dict[str, Any]]) -> str:
-    """Latency against rate: validator and passthrough at each rate, same run."""
+    """Latency against rate: validator and passthrough at each rate, same run; medians over
+    the rounds, p99's range, and how far behind the input the app was when it stopped."""
     head = (
-        f"{'rate/s':>8} {'app':12} {'achieved':>9} {'p50':>7} {'p90':>7} {'p99':>7} "
-        f"{'p99.9':>7} {'max':>7} {'cores':>5} {'claims':>8}"
+        f"{'rate/s':>8} {'app':12} {'p50':>7} {'p90':>7} {'p99':>7} {'p99 min-max':>15} "
+        f"{'p99.9':>7} {'max':>7} {'cores':>5} {'behind s':>8} {'rounds':>6}"
     )
     out = [head + "   (ms)", "-" * len(head)]
     for r in sorted(rows, key=lambda r: (r["rate"], r["app"] != "validator")):
+        spread = f"{r['p99_min_ms']:,.0f}-{r['p99_max_ms']:,.0f}"
         out.append(
-            f"{r['rate']:>8,.0f} {r['app']:12} {fmt(r['achieved_rate']):>9} "
-            f"{r['p50_ms']:>7.1f} {r['p90_ms']:>7.1f} {r['p99_ms']:>7.1f} {r['p999_ms']:>7.1f} "
-            f"{r['max_ms']:>7.1f} {r['cpu_cores']:>5.2f} {r['count']:>8,}"
+            f"{r['rate']:>8,.0f} {r['app']:12} {r['p50_ms']:>7,.1f} {r['p90_ms']:>7,.1f} "
+            f"{r['p99_ms']:>7,.1f} {spread:>15} {r['p999_ms']:>7,.1f} {r['max_ms']:>7,.1f} "
+            f"{r['cpu_cores']:>5.2f} {r['behind_s']:>8.1f} {r['rounds']:>6}"
         )
     return "\n".join(out)

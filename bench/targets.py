@@ -55,13 +55,13 @@ def _shadow(results: dict[str, Any]) -> Target:
 
 def _latency(results: dict[str, Any]) -> Target:
     goal = "≤ 50 ms, and ≤ passthrough's p99 + 20 ms"
-    rows = results.get("latency", {}).get("rows", [])
+    rows = results.get("latency", {}).get("summary", [])
     half = results.get("latency", {}).get("half_max_rate")
     at = {r["app"]: r for r in rows if half is not None and r["rate"] == half}
     if "validator" not in at:
         return Target("p99 latency at half max rate", goal, "not measured", None)
     v = at["validator"]
-    shown = f"validator p99 {v['p99_ms']:.0f} ms at {v['rate']:,.0f}/s"
+    shown = f"validator p99 {v['p99_ms']:.0f} ms at {v['rate']:,.0f}/s (median of {v['rounds']})"
     passed = v["p99_ms"] <= 50
     if "passthrough" in at:
         p = at["passthrough"]["p99_ms"]
@@ -85,8 +85,9 @@ def _restore(results: dict[str, Any]) -> Target:
         return Target("history restore from the changelog", goal, "not measured", None)
     r = h["restore"]
     shown = f"{r['rate']:,.0f} records/s ({r['records']:,} records in {r['seconds']:.1f} s)"
-    note = "" if h["members"] >= 1_000_000 else f"{h['members']:,} members, not 1M"
-    note += "; readiness is the service's, not measured here"
+    note = "readiness while restoring is the service's, not measured here"
+    if h["members"] < 1_000_000:
+        note += f"; {h['members']:,} members, not 1M"
     return Target("history restore from the changelog", goal, shown, r["rate"] >= 100_000, note)
 
 
