@@ -30,14 +30,16 @@ def _header(meta: dict[str, Any]) -> str:
 
 
 def _ratios(results: dict[str, Any]) -> list[str]:
+    """Each ratio as the median of its rounds, the rounds' own ratios after it."""
+    pairs = [(k, "validator") for k in results if k.startswith("validator[")] + list(RATIOS)
     lines = []
-    for key in (k for k in results if k.startswith("validator[")):
-        ratio = report.paired_ratio(results, key, "validator")
-        lines.append(f"{key} / validator: {ratio:.2f}")
-    for a, b in RATIOS:
+    for a, b in pairs:
         ratio = report.paired_ratio(results, a, b)
-        if ratio is not None:
-            lines.append(f"{a} / {b}: {ratio:.2f}")
+        if ratio is None:
+            continue
+        rounds = zip(results[a]["runs"], results[b]["runs"], strict=False)
+        each = ", ".join(f"{x['rate'] / y['rate']:.2f}" for x, y in rounds if y["rate"] > 0)
+        lines.append(f"{a} / {b}: {ratio:.2f}" + (f" (rounds: {each})" if "," in each else ""))
     return lines
 
 
@@ -51,6 +53,8 @@ def _history(h: dict[str, Any]) -> list[str]:
         f"{r['rate']:,.0f}/s ({r['per_cpu_second']:,.0f} per CPU-second), "
         f"{r['members']:,} members; RSS {r['rss_before_mb']:.0f} MB with the rule sets, "
         f"peak {r['peak_rss_mb']:.0f} MB with the history",
+        "  seconds per partition: "
+        + ", ".join(f"{p} {t:.2f}" for p, t in r["partition_seconds"].items()),
     ]
     if v:
         restored = v.get("metrics", {}).get("history_restore_records", 0)
