@@ -39,7 +39,7 @@ from bench.targets import targets
 from consumer.localkafka import LocalKafka, pinned_version
 
 # --quick: the harness end to end in about a minute or two (the smoke test), not the figures.
-QUICK = {
+QUICK: dict[str, Any] = {
     "claims": 3000, "repeat": 1, "rss_claims": 6000, "latency_seconds": 3.0,
     "latency_rates": [2000.0], "latency_repeat": 1, "history_members": 5000, "lines": [5, 50],
 }  # fmt: skip

@@ -15,7 +15,7 @@ from pathlib import Path
 from bench.cli import QUICK, main
 from bench.targets import targets
 
-CLAIMS = int(QUICK["claims"])  # type: ignore[call-overload]
+CLAIMS = int(QUICK["claims"])
 APPS = (
     "validator", "validator-stateless", "validator-shadow", "validator-alos", "validator-2p",
     "passthrough", "peer", "validator.l50", "passthrough.l50",
@@ -24,9 +24,7 @@ APPS = (
 
 def test_bench_smoke(kafka_bootstrap: str, tmp_path: Path) -> None:
     out = tmp_path / "bench"
-    code = main(
-        ["--quick", "--bootstrap", kafka_bootstrap, "--partitions", "3", "--out", str(out)]
-    )
+    code = main(["--quick", "--bootstrap", kafka_bootstrap, "--partitions", "3", "--out", str(out)])
     assert code == 0
     report = json.loads((out / "results.json").read_text())
     results, meta = report["results"], report["meta"]
