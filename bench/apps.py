@@ -229,3 +229,22 @@ def env_overrides(pairs: Sequence[str]) -> Mapping[str, str]:
             raise ValueError(f"{pair!r}: expected KEY=VALUE")
         out[key] = value
     return out
+
+
+def kafka_properties(pairs: list[str]) -> dict[str, Any]:
+    """`--kafka-property KEY=VALUE`s as librdkafka properties (numbers as numbers)."""
+    out: dict[str, Any] = {}
+    for key, value in env_overrides(pairs).items():
+        out[key] = int(value) if value.lstrip("-").isdigit() else value
+    return out
+
+
+def variants(specs: list[str]) -> dict[str, dict[str, str]]:
+    """`--variant NAME:KEY=VALUE[,KEY=VALUE]`s: name -> settings (see `with_settings`)."""
+    out = {}
+    for spec in specs:
+        name, sep, rest = spec.partition(":")
+        if not sep or not name:
+            raise SystemExit(f"--variant {spec!r}: expected NAME:KEY=VALUE[,KEY=VALUE]")
+        out[name] = dict(env_overrides(rest.split(",")))
+    return out

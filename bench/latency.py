@@ -50,7 +50,11 @@ class LatencyResult:
     p999_ms: float
     max_ms: float
     cpu_cores: float  # the app under test, over the paced run
-    behind_s: float  # from the pacer's end until every paced record was committed
+    behind_s: float  # from the last paced claim until every paced claim was committed
+    # CreateTime to the pacer's delivery report: how long a claim took to get into Kafka
+    # (the load generator's and broker's share of the latency, the same for every app).
+    input_p50_ms: float
+    input_p99_ms: float
 
     def as_dict(self) -> dict[str, Any]:
         return {k: round(v, 2) if isinstance(v, float) else v for k, v in self.__dict__.items()}
@@ -93,10 +97,10 @@ def _helper(module: str, args: list[str], log: IO[bytes]) -> subprocess.Popen[by
     return proc
 
 
-def _triples(path: Path) -> list[tuple[int, int, int]]:
+def _records(path: Path, width: int) -> list[tuple[int, ...]]:
     values: array[int] = array("q")
     values.frombytes(path.read_bytes())
-    return list(zip(values[0::3], values[1::3], values[2::3], strict=True))
+    return list(zip(*(values[i::width] for i in range(width)), strict=True))
 
 
 def measure_latency(
@@ -139,16 +143,16 @@ def measure_latency(
         pacer.stdin.flush()
         if pacer.wait(seconds * 3 + 120) != 0:
             raise RuntimeError(f"the pacer failed (see {helper_log.name})")
-        sent, paced_until = _triples(sent_file), time.time()
+        sent = _records(sent_file, 4)
         _wait(progress, app, WARMUP_CLAIMS + len(sent), 120, "the paced input")
         elapsed, cpu = time.time() - started, cpu_seconds(app.pid) - cpu0
-        # How long the app still had to work once the input stopped: ~a batch cycle when it
-        # kept up, seconds when it fell behind (then its percentiles are queueing, not tail).
-        behind = time.time() - paced_until
+        # From the last paced claim to the last commit: ~a batch cycle when the app kept up,
+        # seconds when it fell behind (then its percentiles are queueing, not tail).
+        behind = time.time() - max((t for _, _, t, _ in sent), default=0) / 1000
         time.sleep(1.5)  # the last committed decisions reach the reader
         reader.terminate()
         reader.wait(30)
-        arrived = {(p, o): t for p, o, t in _triples(arrived_file)}
+        arrived = {(p, o): t for p, o, t in _records(arrived_file, 3)}
         sent_file.unlink()
         arrived_file.unlink()
     finally:
@@ -161,22 +165,24 @@ def measure_latency(
         progress.close()
         w.cluster.delete(topics.values())
     cutoff = started * 1000 + WARMUP_SECONDS * 1000
-    counted = [(p, o, t) for p, o, t in sent if t >= cutoff]
-    latencies = [arrived[(p, o)] - t for p, o, t in counted if (p, o) in arrived]
+    counted = [(p, o, t, a) for p, o, t, a in sent if t >= cutoff]
+    latencies = [arrived[(p, o)] - t for p, o, t, _ in counted if (p, o) in arrived]
+    into_kafka = [a - t for _, _, t, a in counted]
     return LatencyResult(
         app=app_name, rate=rate, achieved_rate=_achieved(sent), seconds=elapsed,
         sent=len(counted), count=len(latencies), p50_ms=percentile(latencies, 0.50),
         p90_ms=percentile(latencies, 0.90), p99_ms=percentile(latencies, 0.99),
         p999_ms=percentile(latencies, 0.999), max_ms=max(latencies, default=float("nan")),
         cpu_cores=cpu / max(elapsed, 1e-6), behind_s=behind,
+        input_p50_ms=percentile(into_kafka, 0.5), input_p99_ms=percentile(into_kafka, 0.99),
     )  # fmt: skip
 
 
-def _achieved(sent: list[tuple[int, int, int]]) -> float:
+def _achieved(sent: list[tuple[int, ...]]) -> float:
     """Records per second the pacer delivered, from its first to its last CreateTime."""
     if len(sent) < 2:
         return float("nan")
-    times = [t for _, _, t in sent]
+    times = [t[2] for t in sent]
     return len(sent) / max((max(times) - min(times)) / 1000, 1e-3)
 
 
@@ -196,7 +202,10 @@ def latency_rates(others: list[float] | None, max_rate: float) -> tuple[list[flo
     return sorted(rates), half
 
 
-PERCENTILES = ("p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms", "cpu_cores", "behind_s")
+PERCENTILES = (
+    "p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms", "cpu_cores", "behind_s", "input_p50_ms",
+    "input_p99_ms",
+)  # fmt: skip
 
 
 def latency_summary(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:

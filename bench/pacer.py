@@ -4,9 +4,11 @@ read-back consumer never wait on one another's GIL, nor on the orchestrator's).
     python -m bench.pacer --bootstrap HOST:PORT --topic T --rate R --items FILE --out FILE
 
 Reads (key, value) pairs from FILE (`bench.pacer.write_items`), produces them to T at R records/s
-paced against its start time, and writes one (partition, offset, CreateTime ms) triple per
+paced against its start time, and writes (partition, offset, CreateTime ms, acknowledged ms) per
 delivered record to --out (int64s). CreateTime is set by librdkafka when `produce()` is called
-(linger.ms=1), i.e. the moment the claim enters the pipeline.
+(linger.ms=1), i.e. the moment the claim enters the pipeline; "acknowledged" is when its delivery
+report reached this process (the broker has it): the difference is the load generator's and the
+broker's share of a latency, not the app's.
 """
 
 from __future__ import annotations
@@ -57,12 +59,14 @@ def read_items(path: Path) -> Iterator[tuple[bytes | None, bytes]]:
 def pace(
     bootstrap: str, topic: str, items: list[tuple[bytes | None, bytes]], rate: float
 ) -> array[int]:
-    """Produce at `rate`; (partition, offset, timestamp) of each delivery, flattened."""
+    """Produce at `rate`; (partition, offset, CreateTime, acknowledged) of each delivery,
+    flattened."""
     sent: array[int] = array("q")
 
     def on_delivery(error: KafkaError | None, msg: Any) -> None:
         if error is None:
-            sent.extend((msg.partition(), msg.offset(), msg.timestamp()[1]))
+            acked = int(time.time() * 1000)
+            sent.extend((msg.partition(), msg.offset(), msg.timestamp()[1], acked))
 
     producer = Producer(
         {"bootstrap.servers": bootstrap, "linger.ms": 1, "enable.idempotence": True}

@@ -105,14 +105,16 @@ def latency_table(rows: Sequence[dict[str, Any]]) -> str:
     the rounds, p99's range, and how far behind the input the app was when it stopped."""
     head = (
         f"{'rate/s':>8} {'app':12} {'p50':>7} {'p90':>7} {'p99':>7} {'p99 min-max':>15} "
-        f"{'p99.9':>7} {'max':>7} {'cores':>5} {'behind s':>8} {'rounds':>6}"
+        f"{'p99.9':>7} {'max':>7} {'into Kafka p50/p99':>18} {'cores':>5} {'behind s':>8} "
+        f"{'rounds':>6}"
     )
     out = [head + "   (ms)", "-" * len(head)]
     for r in sorted(rows, key=lambda r: (r["rate"], r["app"] != "validator")):
         spread = f"{r['p99_min_ms']:,.0f}-{r['p99_max_ms']:,.0f}"
+        into = f"{r['input_p50_ms']:,.0f}/{r['input_p99_ms']:,.0f}"
         out.append(
             f"{r['rate']:>8,.0f} {r['app']:12} {r['p50_ms']:>7,.1f} {r['p90_ms']:>7,.1f} "
             f"{r['p99_ms']:>7,.1f} {spread:>15} {r['p999_ms']:>7,.1f} {r['max_ms']:>7,.1f} "
-            f"{r['cpu_cores']:>5.2f} {r['behind_s']:>8.1f} {r['rounds']:>6}"
+            f"{into:>18} {r['cpu_cores']:>5.2f} {r['behind_s']:>8.1f} {r['rounds']:>6}"
         )
     return "\n".join(out)
