@@ -42,6 +42,7 @@ from consumer.localkafka import LocalKafka, pinned_version
 QUICK: dict[str, Any] = {
     "claims": 3000, "repeat": 1, "rss_claims": 6000, "latency_seconds": 3.0,
     "latency_rates": [2000.0], "latency_repeat": 1, "history_members": 5000, "lines": [5, 50],
+    "warm_up": 0.0,
 }  # fmt: skip
 
 
@@ -62,6 +63,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     add("--partitions", type=int, default=6, help="partitions of every topic")
     add("--repeat", type=int, default=3, help="rounds of the repeated rows (median)")
+    add("--warm-up", type=float, default=90.0, help="seconds of unmeasured runs first")
     add("--only", help=f"comma-separated subset of: {','.join(ALL)}")
     add("--skip", help="comma-separated measurements to leave out")
     add("--latency-repeat", type=int, default=2, help="rounds of each latency run (median)")
@@ -209,13 +211,20 @@ def _prepare(
     return ctx
 
 
-def _rounds(rows: list[Row], repeat: int, warm_up: bool) -> dict[str, list[dict[str, Any]]]:
+def _rounds(rows: list[Row], repeat: int, warm_up: float) -> dict[str, list[dict[str, Any]]]:
     raw: dict[str, list[dict[str, Any]]] = {}
-    if warm_up and rows:
-        # Whatever runs right after the inputs were produced ran 30-40 % slow in two full runs
-        # (the broker still flushing ~1 GB of new segments): one unmeasured run first.
-        _say(f"warm-up (not counted): {rows[0].key} ...")
-        rows[0].run()
+    # The rows measured in the first minutes on a fresh broker ran 15-55 % slower than the
+    # same rows later (three full runs; a single unmeasured run first and writing the inputs'
+    # dirty pages out did not change it). Likely, not shown: the broker's JIT warming up on
+    # paths that producing the inputs did not take (transactions, read_committed fetches).
+    # So the consumer rows run, unmeasured, for `warm_up` seconds first.
+    apps = [row for row in rows if row.app]
+    began, warm = time.monotonic(), 0
+    while apps and time.monotonic() - began < warm_up:
+        row = apps[warm % len(apps)]
+        _say(f"warm-up (not counted, {time.monotonic() - began:.0f}s): {row.key} ...")
+        row.run()
+        warm += 1
     for r in range(repeat if rows else 0):
         # Rotated each round, so no row always runs first (a position effect, e.g. the broker
         # still deleting the previous round's topics, would bias it).
@@ -253,7 +262,7 @@ def _main(argv: list[str] | None) -> int:
         ctx = _prepare(args, selected, bootstrap, out_dir, meta)
         try:
             rows = build_rows(ctx, selected)
-            raw = _rounds(rows, args.repeat, warm_up=not args.quick)
+            raw = _rounds(rows, args.repeat, args.warm_up)
             results.update({key: report.summarise_runs(runs) for key, runs in raw.items()})
             for name in (n for n in ONCE if n in selected):
                 once.STEPS[name](ctx, args, results)
