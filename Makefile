@@ -55,7 +55,7 @@ format: $(STAMP)
 	cargo fmt --manifest-path native/Cargo.toml
 	$(BIN)/ruff check --fix .
 
-bench: runtime  ## SPEC §9 benchmark, its own broker (about 16 min; not part of CI; --quick: python -m bench --quick)
+bench: runtime  ## SPEC §9 benchmark, its own broker (about 17 min; not part of CI; --quick: python -m bench --quick)
 	$(BIN)/python -m bench
 
 clean:

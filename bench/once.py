@@ -18,6 +18,7 @@ from bench.latency import (
 )
 from bench.memory import measure_memory
 from bench.profiling import Profiler, summarise
+from bench.report import summarise_runs
 from bench.rows import HEADLINE_LINES, Context
 
 
@@ -28,7 +29,7 @@ def _say(text: str) -> None:
 def latency(ctx: Context, opts: Any, results: dict[str, Any]) -> None:
     w = ctx.w
     if "validator" not in results:  # half the max rate needs the max
-        results["validator"] = {"median": run_app(w, "validator").result.rate, "runs": []}
+        results["validator"] = summarise_runs([run_app(w, "validator").as_dict()])
     rates, half = latency_rates(opts.latency_rates, results["validator"]["median"])
     rows = []
     for i, rate in enumerate(rates):
