@@ -214,10 +214,11 @@ def _prepare(
 def _rounds(rows: list[Row], repeat: int, warm_up: float) -> dict[str, list[dict[str, Any]]]:
     raw: dict[str, list[dict[str, Any]]] = {}
     # The rows measured in the first minutes on a fresh broker ran 15-55 % slower than the
-    # same rows later (three full runs; a single unmeasured run first and writing the inputs'
+    # same rows later (two full runs; a single unmeasured run first and writing the inputs'
     # dirty pages out did not change it). Likely, not shown: the broker's JIT warming up on
     # paths that producing the inputs did not take (transactions, read_committed fetches).
-    # So the consumer rows run, unmeasured, for `warm_up` seconds first.
+    # So the consumer rows run, unmeasured, for `warm_up` seconds first; it helped in one
+    # run and only partly in the next (bench/README.md, "Warm-up").
     apps = [row for row in rows if row.app]
     began, warm = time.monotonic(), 0
     while apps and time.monotonic() - began < warm_up:
