@@ -63,7 +63,7 @@ format: $(STAMP)  ## rewrite the code in the house style
 	cargo fmt --manifest-path native/Cargo.toml
 	$(BIN)/ruff check --fix .
 
-bench: setup  ## SPEC §9 benchmark (minutes; not part of CI)
+bench: runtime  ## SPEC §9 benchmark, its own broker (about 17 min; not part of CI; --quick: python -m bench --quick)
 	$(BIN)/python -m bench
 
 # A small variant runs in `make test` (tests/integration/test_chaos.py).

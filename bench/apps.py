@@ -4,9 +4,6 @@ fresh output topics and a fresh consumer group, measured by `bench.measure.watch
 from __future__ import annotations
 
 import os
-import shutil
-import signal
-import subprocess
 import sys
 import uuid
 from collections.abc import Mapping, Sequence
@@ -16,8 +13,10 @@ from typing import Any
 
 import orjson
 
+from bench import probe
 from bench.cluster import Cluster, GroupProgress, count_committed
 from bench.measure import App, RunResult, Sample, watch
+from bench.profiling import Profiler
 
 REPO = Path(__file__).resolve().parents[1]
 Command = tuple[list[str], dict[str, str]]
@@ -37,6 +36,7 @@ class Workload:
     kafka_properties: dict[str, Any] = field(default_factory=dict)  # librdkafka, both apps
     peer_python: Path | None = None
     baseline_repo: Path | None = None  # another checkout whose validator is compared
+    resent: int = 0  # re-sent events in the input: no decision for them when history is on
 
 
 @dataclass
@@ -44,8 +44,10 @@ class AppRun:
     kind: str
     result: RunResult
     outputs: dict[str, int]  # records per output topic (read_committed)
-    ok: bool  # exactly one output per input, nothing dead-lettered
+    ok: bool  # exactly one output per input (per new event with history), no dead letter
     log_dir: str
+    metrics: dict[str, float] = field(default_factory=dict)  # see bench.probe
+    settings: dict[str, str] = field(default_factory=dict)  # the validator's overrides
 
     def as_dict(self) -> dict[str, Any]:
         r = self.result
@@ -59,12 +61,29 @@ class AppRun:
             "peak_rss_mb": round(r.peak_rss_mb, 1),
             "outputs": self.outputs,
             "ok": self.ok,
+            **self._probe(),
             **({"approximate": True} if r.approximate else {}),
         }
 
+    def _probe(self) -> dict[str, Any]:
+        if self.kind not in ("validator", "baseline"):
+            return {}
+        history = self.settings.get("INFUSION_VALIDATOR_HISTORY__ENABLED", "true")
+        return {
+            # Asked for (by the settings) and seen at work (by the metrics): see bench.probe.
+            "history_requested": history.lower() not in ("false", "0", "no"),
+            "history_active": probe.history_active(self.metrics),
+            "shadow_requested": SHADOW_RULE_SET in self.settings,
+            "shadow_active": probe.shadow_active(self.metrics),
+            "metrics": self.metrics,
+        }
+
+
+SHADOW_RULE_SET = "INFUSION_VALIDATOR_SHADOW__RULE_SET"
+
 
 def _validator_cmd(
-    w: Workload, topics: dict[str, str], group: str, guarantee: str, i: int
+    w: Workload, topics: dict[str, str], group: str, guarantee: str, i: int, port: int = 0
 ) -> Command:
     base = {k: v for k, v in os.environ.items() if not k.startswith("INFUSION_VALIDATOR_")}
     env = {
@@ -77,18 +96,22 @@ def _validator_cmd(
         "INFUSION_VALIDATOR_GROUP_ID": group,
         "INFUSION_VALIDATOR_PROCESSING__GUARANTEE": guarantee,
         "INFUSION_VALIDATOR_PROCESSING__TRANSACTIONAL_ID": f"{group}-{i}",
+        # Named here so the bench can count and delete it (it is created by the service).
+        "INFUSION_VALIDATOR_HISTORY__CHANGELOG_TOPIC": f"{group}-history",
         "INFUSION_VALIDATOR_HTTP__HOST": "127.0.0.1",
-        "INFUSION_VALIDATOR_HTTP__PORT": "0",
+        "INFUSION_VALIDATOR_HTTP__PORT": str(port),
         "INFUSION_VALIDATOR_LOG_LEVEL": "WARNING",
         **w.validator_env,
     }
+    if "shadow" in topics:
+        env["INFUSION_VALIDATOR_SHADOW__TOPIC"] = topics["shadow"]
     if w.kafka_properties:
         env["INFUSION_VALIDATOR_KAFKA__PROPERTIES"] = orjson.dumps(w.kafka_properties).decode()
     return [sys.executable, "-m", "consumer", "run"], env
 
 
 def _passthrough_cmd(
-    w: Workload, topics: dict[str, str], group: str, guarantee: str, i: int
+    w: Workload, topics: dict[str, str], group: str, guarantee: str, i: int, port: int = 0
 ) -> Command:
     cmd = [
         sys.executable, "-m", "bench.passthrough", "--bootstrap", w.bootstrap,
@@ -101,7 +124,9 @@ def _passthrough_cmd(
     return cmd, env
 
 
-def _peer_cmd(w: Workload, topics: dict[str, str], group: str, guarantee: str, i: int) -> Command:
+def _peer_cmd(
+    w: Workload, topics: dict[str, str], group: str, guarantee: str, i: int, port: int = 0
+) -> Command:
     assert w.peer_python is not None, "the peer needs its virtual environment"
     state = w.out_dir / "logs" / f"{group}-state"
     cmd = [
@@ -121,44 +146,6 @@ _KINDS = {
     "passthrough": (_passthrough_cmd, ("out",)),
     "peer": (_peer_cmd, ("accepted", "pended")),
 }
-
-
-def _py_spy() -> str:
-    """py-spy on PATH, else next to this interpreter (pip installs it into the venv)."""
-    return shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
-
-
-class Profiler:
-    """py-spy attached to the first process once it commits; stopped (SIGINT) at the end.
-
-    Sampling pauses the process briefly (non-blocking sampling reads torn stacks and misplaces
-    self time); `--idle` keeps the samples where the loop waits in librdkafka (consume, commit),
-    so the shares add up to the loop's wall time.
-    """
-
-    def __init__(self, output: Path, rate: int = 200) -> None:
-        self.output = output
-        self.rate = rate
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @staticmethod
-    def available() -> bool:
-        return Path(_py_spy()).exists()
-
-    def attach(self, pid: int) -> None:
-        self.proc = subprocess.Popen(
-            [_py_spy(), "record", "--pid", str(pid), "--rate", str(self.rate), "--idle",
-             "--format", "raw", "--output", str(self.output)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-
-    def detach(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
 
 
 def with_settings(w: Workload, settings: Mapping[str, str]) -> Workload:
@@ -187,6 +174,9 @@ def run_app(
 ) -> AppRun:
     """One measured run of `kind` over the whole input, on its own output topics and group."""
     make_cmd, outputs = _KINDS[kind]
+    validator = kind in ("validator", "baseline")
+    if validator and w.validator_env.get(SHADOW_RULE_SET):
+        outputs = (*outputs, "shadow")  # the disagreements, written in the same transaction
     run_id = f"{kind}-{processes}p-{guarantee}-{uuid.uuid4().hex[:6]}"
     group = f"bench-{run_id}"
     topics = {name: f"bench.{run_id}.{name}" for name in outputs}
@@ -195,9 +185,10 @@ def run_app(
     log_dir.mkdir(parents=True, exist_ok=True)
     progress = GroupProgress(w.bootstrap, group, w.input_topic)
     apps: list[App] = []
+    ports = [probe.free_port() if validator else 0 for _ in range(processes)]
     try:
         for i in range(processes):
-            cmd, env = make_cmd(w, topics, group, guarantee, i)
+            cmd, env = make_cmd(w, topics, group, guarantee, i, ports[i])
             cwd = w.baseline_repo if kind == "baseline" and w.baseline_repo else REPO
             apps.append(App(f"{kind}-{i}", cmd, env, log_dir / f"{run_id}-{i}.log", cwd))
 
@@ -213,6 +204,7 @@ def run_app(
             apps, progress, w.total, cluster=w.cluster, group=group, members=processes,
             on_sample=on_sample,
         )  # fmt: skip
+        metrics = probe.merged([probe.scrape(port) for port in ports if port])
     finally:
         if profiler:
             profiler.detach()
@@ -221,10 +213,12 @@ def run_app(
         progress.close()
     counts = count_committed(w.bootstrap, list(topics.values()))
     by_name = {name: counts[t] for name, t in topics.items()}
-    decided = sum(n for name, n in by_name.items() if name != "dlq")
-    ok = decided == w.total and by_name.get("dlq", 0) == 0
-    w.cluster.delete(topics.values())
-    return AppRun(kind, result, by_name, ok, str(log_dir))
+    decided = sum(n for name, n in by_name.items() if name not in ("dlq", "shadow"))
+    # With history at work a re-sent event gets no second decision (SPEC §3.1).
+    expected = w.total - (w.resent if probe.history_active(metrics) else 0)
+    ok = decided == expected and by_name.get("dlq", 0) == 0
+    w.cluster.delete([*topics.values(), f"{group}-history"])
+    return AppRun(kind, result, by_name, ok, str(log_dir), metrics, dict(w.validator_env))
 
 
 def env_overrides(pairs: Sequence[str]) -> Mapping[str, str]:
@@ -234,4 +228,23 @@ def env_overrides(pairs: Sequence[str]) -> Mapping[str, str]:
         if not sep:
             raise ValueError(f"{pair!r}: expected KEY=VALUE")
         out[key] = value
+    return out
+
+
+def kafka_properties(pairs: list[str]) -> dict[str, Any]:
+    """`--kafka-property KEY=VALUE`s as librdkafka properties (numbers as numbers)."""
+    out: dict[str, Any] = {}
+    for key, value in env_overrides(pairs).items():
+        out[key] = int(value) if value.lstrip("-").isdigit() else value
+    return out
+
+
+def variants(specs: list[str]) -> dict[str, dict[str, str]]:
+    """`--variant NAME:KEY=VALUE[,KEY=VALUE]`s: name -> settings (see `with_settings`)."""
+    out = {}
+    for spec in specs:
+        name, sep, rest = spec.partition(":")
+        if not sep or not name:
+            raise SystemExit(f"--variant {spec!r}: expected NAME:KEY=VALUE[,KEY=VALUE]")
+        out[name] = dict(env_overrides(rest.split(",")))
     return out

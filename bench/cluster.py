@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
@@ -29,8 +29,10 @@ class Cluster:
 
     def __init__(self, bootstrap: str) -> None:
         self.bootstrap = bootstrap
-        # log_level 4: no notices about the partitions of the topics the benchmark deletes.
-        self.admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 4})
+        # log_level 2: no notices about the partitions of the topics the benchmark deletes, nor
+        # connection errors once a local broker has stopped at the end (the client lives until
+        # exit); the admin operations' own failures still raise from their futures.
+        self.admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 2})
 
     def create(self, topics: dict[str, int]) -> None:
         """Create topics (name → partitions) and wait until every partition has a leader."""
@@ -83,12 +85,19 @@ def client_settings(bootstrap: str, input_topic: str) -> Settings:
     )
 
 
-def produce_sample(bootstrap: str, topic: str, count: int, seed: int, lines: int) -> int:
-    """The product's own producer and sample generator: `count` claims of `lines` lines."""
+def produce_sample(
+    bootstrap: str,
+    topic: str,
+    count: int,
+    seed: int,
+    lines: int,
+    wrap: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+) -> int:
+    """The product's own producer and sample generator: `count` claims of `lines` lines
+    (each passed through `wrap` on its way, e.g. to count its event ids)."""
     settings = client_settings(bootstrap, topic)
-    return produce_claims(
-        settings, generate_claims(count, seed, lines_per_claim=lines, history_events=False)
-    )
+    claims = generate_claims(count, seed, lines_per_claim=lines)
+    return produce_claims(settings, map(wrap, claims) if wrap else claims)
 
 
 def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:

@@ -24,6 +24,7 @@ from quixstreams.models.serializers import Serializer
 from consumer.codec.wire import Wire
 from consumer.engine import Engine
 from consumer.settings import Settings, TopicSettings
+from consumer.stream.processing import build_processor
 
 
 class Record:
@@ -74,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
 
     settings = Settings(kafka={"bootstrap_servers": args.bootstrap})  # type: ignore[arg-type]
     topics = TopicSettings(input=args.input, accepted=args.accepted, pended=args.pended)
-    processor = Wire.build(settings).processor(Engine.load(), topics)
+    processor = build_processor(Wire.build(settings), Engine.load(), topics)
 
     app = Application(
         broker_address=args.bootstrap,

@@ -9,6 +9,10 @@ shows as self time of the Python function that made the call (e.g. `Pipeline._pr
 from __future__ import annotations
 
 import re
+import shutil
+import signal
+import subprocess
+import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,3 +88,41 @@ def summarise(raw: Path) -> Profile:
         for f in set(frames):
             profile.total_time[f] += count
     return profile
+
+
+def _py_spy() -> str:
+    """py-spy on PATH, else next to this interpreter (pip installs it into the venv)."""
+    return shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+
+
+class Profiler:
+    """py-spy attached to the first process once it commits; stopped (SIGINT) at the end.
+
+    Sampling pauses the process briefly (non-blocking sampling reads torn stacks and misplaces
+    self time); `--idle` keeps the samples where the loop waits in librdkafka (consume, commit),
+    so the shares add up to the loop's wall time.
+    """
+
+    def __init__(self, output: Path, rate: int = 200) -> None:
+        self.output = output
+        self.rate = rate
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @staticmethod
+    def available() -> bool:
+        return Path(_py_spy()).exists()
+
+    def attach(self, pid: int) -> None:
+        self.proc = subprocess.Popen(
+            [_py_spy(), "record", "--pid", str(pid), "--rate", str(self.rate), "--idle",
+             "--format", "raw", "--output", str(self.output)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+
+    def detach(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()

@@ -1,39 +1,14 @@
-"""The benchmark's table and its targets (SPEC §9), from the results of one run."""
+"""The benchmark's throughput table, from the results of one run."""
 
 from __future__ import annotations
 
 import statistics
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
-
-ROWS = (
-    ("validator", "validator, exactly-once, 1 process"),
-    ("baseline", "baseline validator (--baseline-repo), exactly-once"),
-    ("validator-alos", "validator, at-least-once, 1 process"),
-    ("validator-2p", "validator, exactly-once, 2 processes"),
-    ("passthrough", "passthrough, exactly-once (Python ceiling)"),
-    ("peer", "peer: Quix Streams, exactly-once"),
-    ("kafka-perf-consumer", "kafka-consumer-perf-test (broker ceiling)"),
-    ("kafka-perf-producer", "kafka-producer-perf-test, acks=all"),
-    ("offline", "offline `validate` (JSON Lines file)"),
-)
 
 
 def median(values: Sequence[float]) -> float:
     return statistics.median(values) if values else float("nan")
-
-
-@dataclass
-class Target:
-    name: str
-    goal: str
-    measured: str
-    passed: bool | None  # None: not measured in this run
-    note: str = ""
-
-    def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
 
 
 def summarise_runs(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -45,18 +20,21 @@ def summarise_runs(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "runs": list(runs),
     }
     for key in ("cpu_cores", "claims_per_cpu_second", "peak_rss_mb"):
-        values = [r[key] for r in runs if key in r]
+        values = [r[key] for r in runs if r.get(key) is not None]
         if values:
             out[key] = round(median(values), 3 if key == "cpu_cores" else 1)
     if any("ok" in r for r in runs):
         out["ok"] = all(r.get("ok", True) for r in runs)
     if any(r.get("approximate") for r in runs):
         out["approximate"] = True
+    for flag in ("history_requested", "history_active", "shadow_requested", "shadow_active"):
+        if any(flag in r for r in runs):
+            out[flag] = all(r.get(flag) for r in runs)
     return out
 
 
 def paired_ratio(results: dict[str, Any], a: str, b: str) -> float | None:
-    """Median over repeats of a_i / b_i (each pair measured back to back), or None."""
+    """Median over repeats of a_i / b_i (each pair measured in the same round), or None."""
     if a not in results or b not in results:
         return None
     pairs = zip(results[a]["runs"], results[b]["runs"], strict=False)
@@ -64,81 +42,79 @@ def paired_ratio(results: dict[str, Any], a: str, b: str) -> float | None:
     return median(ratios) if ratios else None
 
 
-def _fmt(value: float | None, unit: str = "") -> str:
+def fmt(value: float | None, unit: str = "") -> str:
     if value is None or value != value:  # None or NaN
         return "—"
     return f"{value:,.0f}{unit}"
 
 
-def table(results: dict[str, Any]) -> str:
+def notes(r: dict[str, Any]) -> str:
+    out = []
+    if r.get("approximate"):
+        out.append("~ start-up included: too few claims")
+    if r.get("history_requested") and r.get("history_active") is False:
+        out.append("history asked for, not at work in this build")
+    if r.get("shadow_requested") and r.get("shadow_active") is False:
+        out.append("shadow asked for, not at work in this build")
+    return "; ".join(out)
+
+
+def table(results: dict[str, Any], labels: Sequence[tuple[str, str]]) -> str:
     head = f"{'':46} {'claims/s':>10} {'min-max':>17} {'CPU':>5} {'per CPU-s':>10} {'RSS MB':>7} ok"
     lines = [head, "-" * len(head)]
-    rows = list(ROWS)
-    rows[1:1] = [
-        (k, f"  variant {k[len('validator') :]}") for k in results if k.startswith("validator[")
-    ]
-    for key, label in rows:
+    for key, label in labels:
         r = results.get(key)
         if r is None:
             continue
         spread = f"{r['min']:,.0f}-{r['max']:,.0f}"
         cpu = f"{r['cpu_cores']:.2f}" if "cpu_cores" in r else ""
-        per_cpu = _fmt(r.get("claims_per_cpu_second"))
-        rss = _fmt(r.get("peak_rss_mb")) if "peak_rss_mb" in r else ""
+        per_cpu = fmt(r.get("claims_per_cpu_second")) if "claims_per_cpu_second" in r else ""
+        rss = fmt(r.get("peak_rss_mb")) if "peak_rss_mb" in r else ""
         ok = {True: "yes", False: "NO"}.get(r.get("ok"), "")  # type: ignore[arg-type]
-        approx = "  ~ start-up included: too few claims" if r.get("approximate") else ""
+        note = notes(r)
         lines.append(
-            f"{label:46} {r['median']:>10,.0f} {spread:>17} {cpu:>5} "
-            f"{per_cpu if cpu else '':>10} {rss:>7} {ok}{approx}"
+            f"{label:46} {r['median']:>10,.0f} {spread:>17} {cpu:>5} {per_cpu:>10} {rss:>7} "
+            f"{ok:3}" + (f" {note}" if note else "")
         )
-    return "\n".join(lines)
+    return "\n".join(lines).rstrip()
 
 
-def targets(results: dict[str, Any], rss_goal_claims: int = 2_000_000) -> list[Target]:
-    out = []
-    v = results.get("validator")
-    if v:
-        per_core = v.get("claims_per_cpu_second", v["median"])
-        out.append(Target(
-            "validator throughput", "≥ 25,000 claims/s per core, exactly-once",
-            f"{v['median']:,.0f} claims/s on {v.get('cpu_cores', 0):.2f} cores = "
-            f"{per_core:,.0f} per core", per_core >= 25_000,
-        ))  # fmt: skip
-    ratio = paired_ratio(results, "validator", "passthrough")
-    if ratio is not None:
-        out.append(Target("validator / passthrough", "≥ 60 %", f"{ratio:.0%}", ratio >= 0.60))
-    ratio = paired_ratio(results, "validator", "peer")
-    if ratio is not None:
-        out.append(Target("validator / peer", "≥ 2.0 x", f"{ratio:.2f} x", ratio >= 2.0))
-    lat = results.get("latency")
-    if lat:
-        out.append(Target(
-            "decision latency at half load", "p99 ≤ 50 ms",
-            f"p50 {lat['p50_ms']:.0f} ms, p99 {lat['p99_ms']:.0f} ms at "
-            f"{lat['rate']:,.0f} claims/s", lat["p99_ms"] <= 50,
-        ))  # fmt: skip
-    mem = results.get("rss")
-    if mem:
-        short = mem["claims"] < rss_goal_claims
-        note = f"run with --rss-claims {rss_goal_claims}" if short else ""
-        out.append(Target(
-            "memory", f"flat, ≤ 300 MB over {rss_goal_claims:,} claims",
-            f"peak {mem['peak_rss_mb']:.0f} MB, {mem['growth_mb']:+.0f} MB from 25 % to the end "
-            f"of {mem['claims']:,} claims", mem["flat"] and mem["peak_rss_mb"] <= 300, note,
-        ))  # fmt: skip
-    off = results.get("offline")
-    if off:
-        out.append(Target(
-            "offline validate", "≥ 50,000 claims/s per core",
-            f"{off['median']:,.0f} claims/s (one thread)", off["median"] >= 50_000,
-        ))  # fmt: skip
-    return out
+def by_lines(results: dict[str, Any], lines: Sequence[int], headline: int) -> str:
+    """Validator and passthrough by claim size: claims/s and claims per CPU-second."""
+    head = (
+        f"{'lines':>5} {'validator/s':>12} {'per CPU-s':>10} {'passthrough/s':>14} "
+        f"{'per CPU-s':>10} {'V/P':>5}"
+    )
+    out = [head, "-" * len(head)]
+    for n in sorted(set(lines) | {headline}):
+        suffix = "" if n == headline else f".l{n}"
+        v, p = results.get(f"validator{suffix}"), results.get(f"passthrough{suffix}")
+        if v is None and p is None:
+            continue
+        ratio = paired_ratio(results, f"validator{suffix}", f"passthrough{suffix}")
+        out.append(
+            f"{n:>5} {fmt(v and v['median']):>12} {fmt(v and v.get('claims_per_cpu_second')):>10} "
+            f"{fmt(p and p['median']):>14} {fmt(p and p.get('claims_per_cpu_second')):>10} "
+            f"{'—' if ratio is None else f'{ratio:.2f}':>5}"
+        )
+    return "\n".join(out)
 
 
-def targets_table(items: Sequence[Target]) -> str:
-    lines = [f"{'target':30} {'goal':42} {'result':6} measured", "-" * 120]
-    for t in items:
-        verdict = {True: "PASS", False: "MISS", None: "—"}[t.passed]
-        note = f"  ({t.note})" if t.note else ""
-        lines.append(f"{t.name:30} {t.goal:42} {verdict:6} {t.measured}{note}")
-    return "\n".join(lines)
+def latency_table(rows: Sequence[dict[str, Any]]) -> str:
+    """Latency against rate: validator and passthrough at each rate, same run; medians over
+    the rounds, p99's range, and how far behind the input the app was when it stopped."""
+    head = (
+        f"{'rate/s':>8} {'app':12} {'p50':>7} {'p90':>7} {'p99':>7} {'p99 min-max':>15} "
+        f"{'p99.9':>7} {'max':>7} {'into Kafka p50/p99':>18} {'cores':>5} {'behind s':>8} "
+        f"{'rounds':>6}"
+    )
+    out = [head + "   (ms)", "-" * len(head)]
+    for r in sorted(rows, key=lambda r: (r["rate"], r["app"] != "validator")):
+        spread = f"{r['p99_min_ms']:,.0f}-{r['p99_max_ms']:,.0f}"
+        into = f"{r['input_p50_ms']:,.0f}/{r['input_p99_ms']:,.0f}"
+        out.append(
+            f"{r['rate']:>8,.0f} {r['app']:12} {r['p50_ms']:>7,.1f} {r['p90_ms']:>7,.1f} "
+            f"{r['p99_ms']:>7,.1f} {spread:>15} {r['p999_ms']:>7,.1f} {r['max_ms']:>7,.1f} "
+            f"{into:>18} {r['cpu_cores']:>5.2f} {r['behind_s']:>8.1f} {r['rounds']:>6}"
+        )
+    return "\n".join(out)

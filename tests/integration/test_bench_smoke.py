@@ -1,7 +1,7 @@
-"""Smoke test of the benchmark (`python -m bench`, SPEC §9) on the session broker: a few
+"""Smoke test of the benchmark (`python -m bench --quick`, SPEC §9) on the session broker: a few
 thousand claims, every measurement but the py-spy profile, once. It checks that the harness
-runs end to end and that its numbers are sane — not the targets (the full benchmark is not
-part of CI; see bench/README.md).
+runs end to end and that its numbers are sane - not the targets (the full benchmark is not
+part of CI; see bench/README.md), so nothing here depends on how fast the machine is.
 
 The peer (Quix Streams) runs in its own virtual environment under ~/.cache/infusion-validator/,
 created on first use from PyPI (about a minute), like the Kafka jars.
@@ -10,53 +10,69 @@ created on first use from PyPI (about a minute), like the Kafka jars.
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
-from bench.cli import main
+from bench.cli import QUICK, main
+from bench.targets import targets
 
-CLAIMS = 3000
+CLAIMS = int(QUICK["claims"])
+APPS = (
+    "validator", "validator-stateless", "validator-shadow", "validator-alos", "validator-2p",
+    "passthrough", "peer", "validator.l50", "passthrough.l50",
+)  # fmt: skip
 
 
 def test_bench_smoke(kafka_bootstrap: str, tmp_path: Path) -> None:
     out = tmp_path / "bench"
-    code = main(
-        [
-            "--bootstrap", kafka_bootstrap, "--claims", str(CLAIMS), "--repeat", "1",
-            "--partitions", "3", "--skip", "profile", "--rss-claims", str(2 * CLAIMS),
-            "--latency-seconds", "3", "--out", str(out),
-        ]
-    )  # fmt: skip
+    code = main(["--quick", "--bootstrap", kafka_bootstrap, "--partitions", "3", "--out", str(out)])
     assert code == 0
     report = json.loads((out / "results.json").read_text())
-    results = report["results"]
+    results, meta = report["results"], report["meta"]
     assert (out / "table.txt").read_text().count("claims/s") >= 1
+    assert (out / "results.png").stat().st_size > 10_000
 
-    # Every consumer under test decided (or copied) each input record exactly once.
-    for name in ("validator", "validator-alos", "validator-2p", "passthrough", "peer"):
+    # Every consumer under test decided (or copied) each input record exactly once - each new
+    # event, when the validator's history is at work and skips re-sent ones.
+    for name in APPS:
         run = results[name]["runs"][0]
         assert run["ok"], f"{name}: {run['outputs']}"
-        assert sum(n for t, n in run["outputs"].items() if t != "dlq") == CLAIMS
-        assert 100 < run["rate"] < 5_000_000, f"{name}: {run['rate']} claims/s"
+        assert 10 < run["rate"] < 5_000_000, f"{name}: {run['rate']} claims/s"
         assert 0 < run["peak_rss_mb"] < 2000, name
     assert results["validator"]["runs"][0]["outputs"]["dlq"] == 0
+    assert results["validator-stateless"]["runs"][0]["history_requested"] is False
+    assert results["validator-shadow"]["runs"][0]["shadow_requested"] is True
+    assert meta["inputs"]["5"]["claims"] == CLAIMS
+    assert 0 < meta["inputs"]["5"]["resent"] < CLAIMS
 
-    for name in ("kafka-perf-consumer", "kafka-perf-producer", "offline"):
+    for name in ("kafka-perf-consumer", "kafka-perf-producer", "offline", "diff"):
         assert 100 < results[name]["median"] < 50_000_000, f"{name}: {results[name]}"
+    assert results["offline"]["claims_per_cpu_second"] > 0
+    diff = results["diff"]["runs"][0]
+    assert diff["compared"] == CLAIMS
+    assert 0 < diff["changed"] < CLAIMS  # the candidate rule set pends unauthorised J1170
 
-    latency = results["latency"]
-    assert latency["count"] > 0
-    assert 0 < latency["p50_ms"] <= latency["p99_ms"] <= latency["max_ms"] < 60_000
-    assert math.isclose(latency["rate"], results["validator"]["median"] / 2)
+    rows = results["latency"]["rows"]
+    assert {r["app"] for r in rows} == {"validator", "passthrough"}
+    rates = {r["rate"] for r in rows}  # 2000/s and half the validator's max (may be the same)
+    assert results["latency"]["half_max_rate"] in rates
+    assert 2000 in rates
+    for r in rows:
+        assert 0 < r["count"] <= r["sent"], r
+        assert 0 < r["p50_ms"] <= r["p99_ms"] <= r["max_ms"] < 60_000, r
 
     memory = results["rss"]
     assert memory["claims"] == 2 * CLAIMS
     assert memory["ok"]
     assert 20 < memory["peak_rss_mb"] < 2000
 
-    names = {t["name"] for t in report["targets"]}
-    assert names == {
-        "validator throughput", "validator / passthrough", "validator / peer",
-        "decision latency at half load", "memory", "offline validate",
-    }  # fmt: skip
-    assert all(isinstance(t["passed"], bool) for t in report["targets"])
+    history = results["history"]
+    assert history["ok"], history
+    assert history["restore"]["records"] >= history["members"] == QUICK["history_members"]
+    assert history["restore"]["peak_rss_mb"] >= history["restore"]["rss_before_mb"] > 20
+
+    names = [t["name"] for t in report["targets"]]
+    assert names == [t.name for t in targets(results)]
+    assert len(names) == 11
+    # Every target is judged, or says why not (history/shadow not at work in this build).
+    for t in report["targets"]:
+        assert t["passed"] is not None or t["note"], t

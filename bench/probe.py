@@ -1,0 +1,70 @@
+"""What a validator process says about itself on /metrics at the end of a run: whether its
+claim history and its shadow rule set were really at work.
+
+The settings can be set on any build, but a build whose Kafka loop does not use them yet
+ignores them; the bench reads the counters rather than trusting the setting, so a row
+labelled "history on" is never silently a stateless run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import urllib.request
+from collections import defaultdict
+
+PREFIX = "infusion_validator_"
+# Series summed over their labels; the short names are the result keys.
+SERIES = {
+    "history_members": "history_members",
+    "duplicate_events": "duplicate_events_total",
+    "history_restore_records": "history_restore_records_total",
+    "shadow_decisions": "shadow_decisions_total",
+    "shadow_disagreements": "shadow_disagreements_total",
+}
+
+
+def free_port() -> int:
+    """A TCP port free right now (the validator binds it a moment later)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def scrape(port: int, timeout: float = 5.0) -> dict[str, float]:
+    """The SERIES from the process's /metrics (summed over labels); {} when it does not
+    answer (e.g. an older build, or one that serves no metrics)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=timeout) as r:
+            text = r.read().decode("utf-8", "replace")
+    except OSError:
+        return {}
+    wanted = {PREFIX + name: key for key, name in SERIES.items()}
+    found: dict[str, float] = defaultdict(float)
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        name = line.split("{", 1)[0].split(" ", 1)[0]
+        if name in wanted:
+            with contextlib.suppress(ValueError):
+                found[wanted[name]] += float(line.rsplit(" ", 1)[1])
+    return dict(found)
+
+
+def merged(scrapes: list[dict[str, float]]) -> dict[str, float]:
+    out: dict[str, float] = defaultdict(float)
+    for one in scrapes:
+        for key, value in one.items():
+            out[key] += value
+    return dict(out)
+
+
+def history_active(metrics: dict[str, float]) -> bool:
+    """Members held, re-sent events skipped or changelog records restored: the history did
+    something (the sample stream always has members and ~3 % re-sent events)."""
+    keys = ("history_members", "duplicate_events", "history_restore_records")
+    return any(metrics.get(k, 0) > 0 for k in keys)
+
+
+def shadow_active(metrics: dict[str, float]) -> bool:
+    return metrics.get("shadow_decisions", 0) > 0
