@@ -131,6 +131,7 @@ def run_diff(bootstrap: str, topic: str, other: Path, report: Path) -> dict[str,
     return {
         "rate": float(progress[-1][2].replace(",", "")),
         "compared": compared,
+        "resent": int(summary["resent"]),  # re-sent events: decided once, so not compared
         "changed": int(summary["changed"]),
         "process_seconds": round(done.wall, 2),
         "process_cpu_seconds": round(done.cpu, 2),

@@ -48,7 +48,8 @@ def test_bench_smoke(kafka_bootstrap: str, tmp_path: Path) -> None:
         assert 100 < results[name]["median"] < 50_000_000, f"{name}: {results[name]}"
     assert results["offline"]["claims_per_cpu_second"] > 0
     diff = results["diff"]["runs"][0]
-    assert diff["compared"] == CLAIMS
+    assert diff["compared"] + diff["resent"] == CLAIMS
+    assert diff["resent"] == meta["inputs"]["5"]["resent"]
     assert 0 < diff["changed"] < CLAIMS  # the candidate rule set pends unauthorised J1170
 
     rows = results["latency"]["rows"]
