@@ -29,7 +29,6 @@ DecodeError - retry or stop, never dead-letter.
 from __future__ import annotations
 
 import io
-import json
 import struct
 import time
 from collections.abc import Callable
@@ -39,12 +38,11 @@ from typing import Any, Literal, Protocol
 
 import fastavro
 from confluent_kafka.schema_registry import SchemaRegistryClient
-from confluent_kafka.schema_registry.error import SchemaRegistryError
 from fastavro.read import SchemaResolutionError
-from fastavro.schema import SchemaParseException
 
 from consumer.codec.avrocodec import compile_decoder
-from consumer.errors import DecodeError, InfusionValidatorError
+from consumer.codec.registry import CONFLUENT_HEADER, writer_schema
+from consumer.errors import DecodeError
 from consumer.records.schemas import ParsedSchema, canonical_form, claim_schema, load_schema_file
 
 Record = dict[str, Any]
@@ -65,17 +63,6 @@ ERROR_CLASSES = frozenset(
         "too_many_lines",
     ]
 )
-
-CONFLUENT_HEADER = struct.Struct(">bI")  # confluent framing: magic byte, schema id
-_UNKNOWN_ID_CODES = {40403, 40400}  # "schema not found": real registry, client's mock
-
-
-class SchemaRegistryUnavailableError(InfusionValidatorError):
-    """The Schema Registry could not answer (network, auth, 5xx). Retryable: the record is
-    fine, so it must not go to the dead-letter topic."""
-
-    error_class = "schema_registry_unavailable"
-    retryable = True
 
 
 @dataclass(frozen=True)
@@ -232,7 +219,7 @@ class ConfluentClaimDecoder:
         if failed is not None and failed[0] > time.monotonic():
             raise failed[1]
         try:
-            writer = self._fetch(schema_id)
+            writer = writer_schema(self._registry, schema_id)
         except DecodeError as exc:
             if len(self._failed) >= 10_000:  # bounded: random ids must not grow memory
                 self._failed.clear()
@@ -244,42 +231,6 @@ class ConfluentClaimDecoder:
         ):
             self.on_our_schema(schema_id)
         return read
-
-    def _fetch(self, schema_id: int) -> ParsedSchema:
-        schema = self._ask(f"schema id {schema_id}", self._registry.get_schema, schema_id)
-        if (schema.schema_type or "AVRO") != "AVRO":
-            raise DecodeError(
-                "unsupported_schema", f"schema id {schema_id} is {schema.schema_type}"
-            )
-        named: dict[str, Any] = {}
-        try:
-            self._parse_references(schema.references or [], named)
-            parsed = fastavro.parse_schema(json.loads(schema.schema_str or ""), named_schemas=named)
-        except (ValueError, TypeError, KeyError, SchemaParseException) as exc:
-            raise DecodeError("unsupported_schema", f"schema id {schema_id}: {exc}") from None
-        if not isinstance(parsed, dict):
-            raise DecodeError("unsupported_schema", f"schema id {schema_id} is not a record")
-        return parsed
-
-    def _parse_references(self, references: list[Any], named: dict[str, Any]) -> None:
-        # Registry schema references name other subjects; fastavro resolves named types
-        # through `named`, so parse the referenced schemas (depth first) into it.
-        for ref in references:
-            where = f"reference {ref.subject} v{ref.version}"
-            inner = self._ask(where, self._registry.get_version, ref.subject, ref.version).schema
-            self._parse_references(inner.references or [], named)
-            fastavro.parse_schema(json.loads(inner.schema_str or ""), named_schemas=named)
-
-    @staticmethod
-    def _ask(what: str, call: Callable[..., Any], *args: Any) -> Any:
-        try:
-            return call(*args)
-        except SchemaRegistryError as exc:
-            if exc.http_status_code == 404 and exc.error_code in _UNKNOWN_ID_CODES:
-                raise DecodeError("unknown_schema_id", f"{what}: {exc}") from None
-            raise SchemaRegistryUnavailableError(f"{what}: {exc}") from exc
-        except Exception as exc:  # transport, TLS, OAuth: all mean "try again later"
-            raise SchemaRegistryUnavailableError(f"{what}: {type(exc).__name__}: {exc}") from exc
 
 
 def make_claim_decoder(

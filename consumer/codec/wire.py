@@ -12,53 +12,23 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
-from confluent_kafka.schema_registry.error import SchemaRegistryError
+from confluent_kafka.schema_registry import SchemaRegistryClient
 
 from consumer._native import encode_claim
 from consumer.codec.decoding import (
-    CONFLUENT_HEADER,
     ClaimDecoder,
     ConfluentClaimDecoder,
     DecodeLimits,
-    SchemaRegistryUnavailableError,
     make_claim_decoder,
 )
-from consumer.codec.encoding import claim_body, registry_refusal
+from consumer.codec.encoding import claim_body
+from consumer.codec.registry import CONFLUENT_HEADER, register_claim_schema, registry_client
 from consumer.errors import ConfigError
 from consumer.records.claims import record_from_json
-from consumer.records.schemas import CLAIM, schema_json
+from consumer.records.schemas import CLAIM
 from consumer.settings import Settings
 
 Record = dict[str, Any]
-
-
-def registry_client(settings: Settings) -> SchemaRegistryClient | None:
-    """The Schema Registry client, or None when no URL is configured."""
-    sr = settings.schema_registry
-    if not sr.url:
-        return None
-    config: dict[str, Any] = {"url": sr.url}
-    if sr.basic_auth_user:
-        password = sr.basic_auth_password.get_secret_value() if sr.basic_auth_password else ""
-        config["basic.auth.user.info"] = f"{sr.basic_auth_user}:{password}"
-    if sr.ssl_ca_location:
-        config["ssl.ca.location"] = str(sr.ssl_ca_location)
-    return SchemaRegistryClient(config)
-
-
-def register_claim_schema(client: SchemaRegistryClient, subject: str) -> int:
-    """Register our ClaimSubmitted under `subject` (or find it there); its id. A registry that
-    refuses it (e.g. an incompatible schema is already there) raises SchemaError with one line
-    saying so; one that cannot be reached raises SchemaRegistryUnavailableError."""
-    try:
-        return int(client.register_schema(subject, Schema(schema_json(CLAIM), "AVRO")))
-    except SchemaRegistryError as exc:
-        raise registry_refusal(exc, f"register {CLAIM}", subject) from exc
-    except Exception as exc:  # transport, TLS, OAuth
-        raise SchemaRegistryUnavailableError(
-            f"subject {subject}: {type(exc).__name__}: {exc}"
-        ) from exc
 
 
 @dataclass

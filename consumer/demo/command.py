@@ -66,8 +66,7 @@ def _describe_schemas(settings: Settings, wire: Wire) -> str:
     """Which registry ids the demo's records and decisions carry."""
     from confluent_kafka.schema_registry import Schema
 
-    from consumer.codec.decoding import CONFLUENT_HEADER
-    from consumer.codec.encoding import decision_prefix
+    from consumer.codec.registry import CONFLUENT_HEADER, decision_prefix
     from consumer.records.schemas import CLAIM, schema_json
 
     client = wire.registry

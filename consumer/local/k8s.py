@@ -27,20 +27,20 @@ import signal
 import ssl
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterable
 from pathlib import Path
-from typing import IO, Any, Self
+from typing import Any
 
 import yaml
 
 from consumer.cachedir import cache_root
 from consumer.errors import LocalSetupError
-from consumer.local.kafka import _free_port, _tail
+from consumer.local.process import ChildProcess, LocalComponent, free_port, http_ok
+from consumer.local.process import work_dir as work_dir_of
 
 log = logging.getLogger(__name__)
 
@@ -66,56 +66,17 @@ def crd_files() -> list[Path]:
     return found
 
 
-class _Process:
-    """One subprocess with its log file in the work dir."""
-
-    def __init__(self, name: str, cmd: list[str], work_dir: Path) -> None:
-        self.name = name
-        self.log_path = work_dir / f"{name}.log"
-        # SIGTERM to the child if this process dies (PDEATHSIG follows the spawning thread).
-        setpriv = shutil.which("setpriv")
-        if setpriv and threading.current_thread() is threading.main_thread():
-            cmd = [setpriv, "--pdeathsig", "TERM", "--", *cmd]
-        self._log: IO[bytes] = self.log_path.open("ab")
-        self.proc = subprocess.Popen(  # noqa: S603
-            cmd, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            cwd=work_dir, start_new_session=True,
-        )  # fmt: skip
-
-    def check_alive(self) -> None:
-        if self.proc.poll() is not None:
-            raise self.failure(f"{self.name} exited with code {self.proc.returncode}")
-
-    def stop(self, grace: float = 15.0) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(grace)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-        self.proc.wait()
-        self._log.close()
-
-    def failure(self, message: str) -> LocalSetupError:
-        try:
-            tail = _tail(self.log_path.read_text("utf-8", errors="replace"), 15)
-        except OSError:
-            tail = f"(no {self.name} log)"
-        return LocalSetupError(f"{message} (log: {self.log_path})\n{tail}")
-
-
-class LocalKubeAPI:
+class LocalKubeAPI(LocalComponent):
     """etcd and kube-apiserver subprocesses sharing one work dir (logs, data, keys)."""
 
     def __init__(self, work_dir: Path | str | None = None, *, startup_timeout: float = 90.0):
         self.startup_timeout = startup_timeout
-        self._owns_dir = work_dir is None
-        self.work_dir = Path(work_dir) if work_dir else Path(tempfile.mkdtemp(prefix="localk8s-"))
+        self.work_dir, self._owns_dir = work_dir_of(work_dir, "localk8s-")
         self.kubeconfig = self.work_dir / "kubeconfig"
         self.token = secrets.token_hex(16)
         self.server = ""
-        self._etcd: _Process | None = None
-        self._apiserver: _Process | None = None
+        self._etcd: ChildProcess | None = None
+        self._apiserver: ChildProcess | None = None
         self._tls: ssl.SSLContext | None = None
         self.started_in = 0.0
 
@@ -129,15 +90,15 @@ class LocalKubeAPI:
             raise LocalSetupError("`openssl` not found on PATH (Debian: apt-get install openssl)")
         work = self.work_dir
         (work / "certs").mkdir(parents=True, exist_ok=True)
-        client, peer, secure = _free_port(), _free_port(), _free_port()
-        self._etcd = _Process("etcd", [
+        client, peer, secure = free_port(), free_port(), free_port()
+        self._etcd = ChildProcess("etcd", [
             etcd, "--name=local", f"--data-dir={work / 'etcd'}",
             f"--listen-client-urls=http://127.0.0.1:{client}",
             f"--advertise-client-urls=http://127.0.0.1:{client}",
             f"--listen-peer-urls=http://127.0.0.1:{peer}",
             f"--initial-advertise-peer-urls=http://127.0.0.1:{peer}",
             f"--initial-cluster=local=http://127.0.0.1:{peer}",
-        ], work)  # fmt: skip
+        ], work / "etcd.log")  # fmt: skip
         # The service-account token signer needs a key pair even though no pod ever asks.
         key = work / "service-account.key"
         done = subprocess.run(  # noqa: S603
@@ -146,8 +107,10 @@ class LocalKubeAPI:
         if done.returncode != 0:
             raise LocalSetupError(f"openssl genrsa failed: {done.stderr.decode()[-200:]}")
         (work / "tokens.csv").write_text(f"{self.token},admin,admin,system:masters\n", "utf-8")
-        self._wait(deadline, self._etcd, lambda: _http_ok(f"http://127.0.0.1:{client}/health"))
-        self._apiserver = _Process("kube-apiserver", [
+        self._etcd.wait_ready(
+            lambda: http_ok(f"http://127.0.0.1:{client}/health"), deadline, "during start-up"
+        )
+        self._apiserver = ChildProcess("kube-apiserver", [
             apiserver, f"--etcd-servers=http://127.0.0.1:{client}",
             "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
             f"--secure-port={secure}", f"--cert-dir={work / 'certs'}",
@@ -156,22 +119,15 @@ class LocalKubeAPI:
             f"--token-auth-file={work / 'tokens.csv'}", "--authorization-mode=AlwaysAllow",
             # Admission that needs a controller-manager to be satisfied would refuse objects.
             "--disable-admission-plugins=ServiceAccount",
-        ], work)  # fmt: skip
+        ], work / "kube-apiserver.log")  # fmt: skip
         self.server = f"https://127.0.0.1:{secure}"
         certificate = work / "certs" / "apiserver.crt"  # self-signed, written at start-up
-        self._wait(deadline, self._apiserver, certificate.is_file)
+        self._apiserver.wait_ready(certificate.is_file, deadline, "making its certificate")
         self._tls = ssl.create_default_context(cafile=str(certificate))
-        self._wait(deadline, self._apiserver, lambda: self._readyz() == "ok")
+        self._apiserver.wait_ready(lambda: self._readyz() == "ok", deadline, "during start-up")
         self._write_kubeconfig(certificate)
         self.started_in = time.monotonic() - started
         log.info("kube-apiserver ready at %s in %.1fs", self.server, self.started_in)
-
-    def _wait(self, deadline: float, process: _Process, ready: Any) -> None:
-        while not ready():
-            process.check_alive()
-            if time.monotonic() > deadline:
-                raise process.failure(f"{process.name} not ready in {self.startup_timeout:.0f}s")
-            time.sleep(0.2)
 
     def _readyz(self) -> str:
         try:
@@ -239,32 +195,8 @@ class LocalKubeAPI:
     def stop(self) -> None:
         for process in (self._apiserver, self._etcd):
             if process is not None:
-                process.stop()
+                process.stop(15.0)
         self._apiserver = self._etcd = None
-
-    def close(self) -> None:
-        self.stop()
-        if self._owns_dir:
-            shutil.rmtree(self.work_dir, ignore_errors=True)
-
-    def __enter__(self) -> Self:
-        try:
-            self.start()
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-
-def _http_ok(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as answer:  # noqa: S310
-            return bool(answer.status == 200)
-    except (OSError, urllib.error.URLError):
-        return False
 
 
 def _established(crd: dict[str, Any]) -> bool:

@@ -21,26 +21,20 @@ CLI: `python -m consumer.local.registry fetch` only builds (make setup);
 from __future__ import annotations
 
 import argparse
-import fcntl
 import hashlib
 import logging
 import os
-import re
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
-import threading
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
-from typing import IO, Self
 
 from consumer.cachedir import cache_root
-from consumer.errors import LocalSetupError
-from consumer.local.kafka import _free_port, _tail
+from consumer.errors import InfusionValidatorError, LocalSetupError
+from consumer.local.build import built_once, pom_property, run, which
+from consumer.local.process import ChildProcess, LocalComponent, failure, free_port, http_ok, serve
+from consumer.local.process import work_dir as work_dir_of
 from consumer.paths import DEPLOY_LOCAL
 
 log = logging.getLogger(__name__)
@@ -48,19 +42,11 @@ log = logging.getLogger(__name__)
 PROJECT = DEPLOY_LOCAL / "schema-registry"
 CCOMPAT_PATH = "/apis/ccompat/v7"
 RUNNER = "registry-runner.jar"
-_MARKER = ".complete"  # written last: a half-finished build is never taken for a cache hit
-_HINTS = {
-    "java": "install a Java 17+ runtime (Debian: apt-get install openjdk-17-jre-headless)",
-    "mvn": "install Maven 3.8+ (Debian: apt-get install maven) to build the schema registry",
-}
 
 
 def pinned_version(pom: Path = PROJECT / "pom.xml") -> str:
     """The Apicurio Registry version pinned in the build POM (its `apicurio.version`)."""
-    match = re.search(r"<apicurio\.version>\s*([^<\s]+)\s*<", pom.read_text("utf-8"))
-    if match is None:
-        raise LocalSetupError(f"no <apicurio.version> property in {pom}")
-    return match.group(1)
+    return pom_property(pom, "apicurio.version", LocalSetupError)
 
 
 def _build_digest() -> str:
@@ -73,58 +59,38 @@ def _build_digest() -> str:
     return digest.hexdigest()[:12]
 
 
-def _which(tool: str) -> str:
-    path = shutil.which(tool)
-    if path is None:
-        raise LocalSetupError(f"`{tool}` not found on PATH: {_HINTS[tool]}")
-    return path
-
-
 def build() -> Path:
     """The runnable registry (a directory: its runner jar and lib/); built with Maven on first
-    use, in a copy of the build files under the cache (the checkout stays clean). Safe for
-    several processes at once: a file lock serialises the build."""
+    use, in a copy of the build files under the cache (the checkout stays clean)."""
     version = pinned_version()
+    which("java")
     home = cache_root() / f"apicurio-registry-{version}-{_build_digest()}"
-    app, marker = home / "app", home / _MARKER
-    if marker.is_file() and (app / RUNNER).is_file():
-        return app
-    _which("java")
-    mvn = _which("mvn")
-    home.mkdir(parents=True, exist_ok=True)
-    with (home / ".lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if marker.is_file() and (app / RUNNER).is_file():
-            return app  # another process finished it meanwhile
-        shutil.rmtree(app, ignore_errors=True)
-        stage = Path(tempfile.mkdtemp(prefix="build-", dir=home))
+
+    def make(app: Path) -> None:
+        mvn = which("mvn")
+        project = Path(tempfile.mkdtemp(prefix="project-", dir=home))
         try:
-            project = stage / "project"
-            shutil.copytree(PROJECT, project, ignore=shutil.ignore_patterns("target"))
-            log.info("building Apicurio Registry %s with Maven into %s", version, app)
+            shutil.copytree(PROJECT, project, dirs_exist_ok=True,
+                            ignore=shutil.ignore_patterns("target"))  # fmt: skip
+            log.info("building Apicurio Registry %s with Maven", version)
             started = time.monotonic()
-            cmd = [mvn, "-B", "-q", "-f", str(project / "pom.xml"), "package"]
-            done = subprocess.run(cmd, capture_output=True, text=True, check=False)  # noqa: S603
-            if done.returncode != 0:
-                raise LocalSetupError(
-                    f"Maven could not build Apicurio Registry {version} (is Maven Central "
-                    f"reachable?)\n{_tail(done.stdout + done.stderr)}"
-                )
+            run(
+                [mvn, "-B", "-q", "-f", str(project / "pom.xml"), "package"],
+                f"Maven could not build Apicurio Registry {version} (is Maven Central reachable?)",
+                LocalSetupError,
+            )
             # Apicurio's settings ask for Quarkus' legacy-jar layout: a runner jar whose
             # manifest names the jars in lib/ beside it.
-            staged = stage / "app"
-            staged.mkdir()
-            (project / "target" / "lib").rename(staged / "lib")
-            next((project / "target").glob("*-runner.jar")).rename(staged / RUNNER)
-            staged.rename(app)
+            (project / "target" / "lib").rename(app / "lib")
+            next((project / "target").glob("*-runner.jar")).rename(app / RUNNER)
+            log.info("Apicurio Registry %s built in %.1fs", version, time.monotonic() - started)
         finally:
-            shutil.rmtree(stage, ignore_errors=True)
-        marker.write_text(f"{version}\n", "utf-8")
-        log.info("Apicurio Registry %s built in %.1fs", version, time.monotonic() - started)
-    return app
+            shutil.rmtree(project, ignore_errors=True)
+
+    return built_once(home, home / "app", make)
 
 
-class LocalRegistry:
+class LocalRegistry(LocalComponent):
     """An Apicurio Registry subprocess with its own work dir (`registry.log`, the H2 files).
 
     The port is chosen on the first `start()` and kept for the object's life, so clients
@@ -141,12 +107,10 @@ class LocalRegistry:
     ) -> None:
         self.heap = heap
         self.startup_timeout = startup_timeout
-        self._owns_dir = work_dir is None
-        self.work_dir = Path(work_dir) if work_dir else Path(tempfile.mkdtemp(prefix="localsr-"))
+        self.work_dir, self._owns_dir = work_dir_of(work_dir, "localsr-")
         self.log_path = self.work_dir / "registry.log"
         self._port = port
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._log: IO[bytes] | None = None
+        self._child: ChildProcess | None = None
         self.started_in = 0.0  # seconds the last start() took
 
     @property
@@ -158,17 +122,17 @@ class LocalRegistry:
 
     @property
     def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
+        return self._child is not None and self._child.alive
 
     def start(self) -> None:
         """Start the registry (building it on first use) and wait until its API answers."""
         if self.running:
             return
         self.kill()  # reap one that died on its own, and close its log
-        java = _which("java")
+        java = which("java")
         app = build()
         started = time.monotonic()
-        self._port = self._port or _free_port()
+        self._port = self._port or free_port()
         self.work_dir.mkdir(parents=True, exist_ok=True)
         cmd = [
             java, f"-Xmx{self.heap}", "-XX:+ExitOnOutOfMemoryError", "-Djava.awt.headless=true",
@@ -182,85 +146,38 @@ class LocalRegistry:
             "HTTP_PORT": str(self._port),
             "REGISTRY_DATASOURCE_URL": f"jdbc:h2:file:{self.work_dir / 'registry'}",
         }
-        # SIGTERM to the registry if this process dies (main thread only: PDEATHSIG follows
-        # the thread that spawned it), so a crashed test run leaves no JVM behind.
-        setpriv = shutil.which("setpriv")
-        if setpriv and threading.current_thread() is threading.main_thread():
-            cmd = [setpriv, "--pdeathsig", "TERM", "--", *cmd]
         log.info("starting the schema registry on %s in %s", self.url, self.work_dir)
-        self._log = self.log_path.open("ab")
-        self._proc = subprocess.Popen(  # noqa: S603
-            cmd, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            cwd=self.work_dir, env=env, start_new_session=True,
-        )  # fmt: skip
+        self._child = ChildProcess("the schema registry", cmd, self.log_path, env=env)
         try:
-            self._wait_ready(started + self.startup_timeout)
+            self._child.wait_ready(self._answers, started + self.startup_timeout, "during start-up")
         except BaseException:
             self.kill()
             raise
+        log.info("schema registry ready at %s", self.url)
         self.started_in = time.monotonic() - started
 
     def stop(self, grace: float = 20.0) -> None:
         """SIGTERM (Quarkus shuts down and closes the H2 files), SIGKILL after `grace` s."""
-        if self._proc is not None and self.running:
-            self._proc.terminate()
-            try:
-                self._proc.wait(grace)
-            except subprocess.TimeoutExpired:
-                log.warning("the schema registry did not stop within %.0fs; killing it", grace)
-        self.kill()
+        if self._child is not None:
+            self._child.stop(grace)
+            self._child = None
 
     def kill(self) -> None:
-        if self._proc is not None:
-            if self._proc.poll() is None:
-                self._proc.kill()
-            self._proc.wait()
-            self._proc = None
-        if self._log is not None:
-            self._log.close()
-            self._log = None
+        if self._child is not None:
+            self._child.kill()
+            self._child = None
 
     def restart(self) -> None:
         """Stop and start again on the same port and storage (schemas and ids are kept)."""
         self.stop()
         self.start()
 
-    def close(self) -> None:
-        """Stop the registry and delete the work dir if it is a temporary one."""
-        self.stop()
-        if self._owns_dir:
-            shutil.rmtree(self.work_dir, ignore_errors=True)
+    def _answers(self) -> bool:
+        return http_ok(f"{self.url}/subjects")
 
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    def _wait_ready(self, deadline: float) -> None:
-        while True:
-            if self._proc is None or self._proc.poll() is not None:
-                code = self._proc.returncode if self._proc else None
-                raise self.failure(f"the schema registry exited with code {code} during start-up")
-            try:
-                with urllib.request.urlopen(f"{self.url}/subjects", timeout=2) as answer:  # noqa: S310
-                    if answer.status == 200:
-                        log.info("schema registry ready at %s", self.url)
-                        return
-            except (OSError, urllib.error.URLError):
-                pass
-            if time.monotonic() > deadline:
-                raise self.failure(f"the schema registry not ready in {self.startup_timeout:.0f}s")
-            time.sleep(0.25)
-
-    def failure(self, message: str) -> LocalSetupError:
+    def failure(self, message: str) -> InfusionValidatorError:
         """A LocalSetupError: `message` (one line), then the tail of the registry log."""
-        try:
-            tail = _tail(self.log_path.read_text("utf-8", errors="replace"))
-        except OSError:
-            tail = "(no registry log)"
-        return LocalSetupError(f"{message} (log: {self.log_path})\n{tail}")
+        return failure("the schema registry", self.log_path, message, LocalSetupError)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -274,25 +191,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "fetch":
             log.info("Apicurio Registry in %s", build())
             return 0
-        return _serve(LocalRegistry(args.dir, port=args.port))
+        registry = LocalRegistry(args.dir, port=args.port)
+        return serve(registry, lambda: registry.url)
     except LocalSetupError as exc:
         log.error("%s", exc)
         return 1
-
-
-def _serve(registry: LocalRegistry) -> int:
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    try:
-        registry.start()
-        print(registry.url, flush=True)  # the one line a script reads
-        while not stop.wait(1.0):
-            if not registry.running:
-                raise registry.failure("the schema registry exited unexpectedly")
-        return 0
-    finally:
-        registry.close()
 
 
 if __name__ == "__main__":

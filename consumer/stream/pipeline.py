@@ -29,7 +29,7 @@ from typing import Protocol
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
-from consumer.codec.decoding import SchemaRegistryUnavailableError
+from consumer.codec.registry import SchemaRegistryUnavailableError
 from consumer.settings import Settings
 from consumer.stream.callbacks import Callbacks
 from consumer.stream.clients import consumer_config

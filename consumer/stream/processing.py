@@ -18,8 +18,9 @@ from typing import Any, NamedTuple, Protocol
 
 from consumer import __version__
 from consumer._native import History, StreamDecider
-from consumer.codec.decoding import CONFLUENT_HEADER, ERROR_CLASSES
-from consumer.codec.encoding import claim_body, decision_prefix
+from consumer.codec.decoding import ERROR_CLASSES
+from consumer.codec.encoding import claim_body
+from consumer.codec.registry import CONFLUENT_HEADER, decision_prefix
 from consumer.codec.wire import Wire
 from consumer.engine import Engine
 from consumer.errors import DecodeError

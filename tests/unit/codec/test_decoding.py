@@ -26,10 +26,10 @@ from consumer.codec.decoding import (
     ConfluentClaimDecoder,
     DecodeLimits,
     RawClaimDecoder,
-    SchemaRegistryUnavailableError,
     make_claim_decoder,
 )
-from consumer.codec.encoding import claim_body, decision_prefix
+from consumer.codec.encoding import claim_body
+from consumer.codec.registry import SchemaRegistryUnavailableError, decision_prefix
 from consumer.errors import DecodeError, SchemaError
 from consumer.records import schemas
 from tests.claim_examples import claim_record
@@ -213,7 +213,7 @@ def test_registry_refusing_the_schema_is_fatal() -> None:
 @pytest.mark.parametrize("error_code", [409, 0], ids=["confluent", "apicurio"])
 def test_an_incompatible_claim_schema_is_one_line_for_the_producer(error_code: int) -> None:
     """Apicurio's Confluent API answers an incompatible schema with HTTP 409 but error_code 0."""
-    from consumer.codec.wire import register_claim_schema
+    from consumer.codec.registry import register_claim_schema
 
     message = "Incompatible artifact: in-value [AVRO], num of incompatible diffs: {1}"
     refused = SchemaRegistryError(409, error_code, message)
@@ -229,7 +229,7 @@ def test_an_incompatible_claim_schema_is_one_line_for_the_producer(error_code: i
 
 
 def test_a_registry_outage_while_a_producer_registers_is_retryable() -> None:
-    from consumer.codec.wire import register_claim_schema
+    from consumer.codec.registry import register_claim_schema
 
     with pytest.raises(SchemaRegistryUnavailableError):
         register_claim_schema(BrokenRegistry(ConnectionError("refused")), "in-value")  # type: ignore[arg-type]
