@@ -34,8 +34,68 @@ BATCH_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
 
+# attribute, name after the prefix, help, labels: every counter and gauge the service exports.
+_COUNTERS = (
+    ("records_consumed", "records_consumed", "Records read from the input topic.", ("topic",)),
+    ("decisions", "decisions", "Claims decided, by decision and line of business.",
+     ("decision", "line_of_business")),
+    ("rule_failures", "rule_failures", "Reasons reported, by rule.", ("rule_id",)),
+    ("dlq_records", "dlq_records", "Records sent to the dead-letter topic, by error class.",
+     ("error_class",)),
+    ("transactions", "transactions", "Kafka transactions, by result.", ("result",)),
+    ("rebalances", "rebalances", "Consumer group rebalance events.", ("kind",)),
+    ("duplicate_events", "duplicate_events",
+     "Re-sent events (an event id decided before): the first decision stands.", ()),
+    ("history_restore_records", "history_restore_records",
+     "Changelog records read to restore partitions' history.", ()),
+    ("shadow_decisions", "shadow_decisions",
+     "Claims decided by the shadow rule set (written nowhere), by decision and line of "
+     "business.", ("decision", "line_of_business")),
+    ("shadow_disagreements", "shadow_disagreements",
+     "Claims the shadow rule set decides otherwise than the live one, by kind.", ("kind",)),
+    ("shadow_rule_changes", "shadow_rule_changes",
+     "Disagreeing claims by rule: the rule's reasons added, removed or changed (other lines or "
+     "reason codes) under the shadow rule set.", ("rule_id", "change")),
+)  # fmt: skip
+_GAUGES = (
+    ("consumer_lag", "consumer_lag_records", "Records behind the end of each assigned partition.",
+     ("topic", "partition")),
+    ("assigned_partitions", "assigned_partitions", "Input partitions assigned to this instance.",
+     ()),
+    ("producer_queue", "producer_queue_messages", "Messages waiting in the producer queue.", ()),
+    ("last_progress", "last_progress_timestamp_seconds",
+     "Unix time of the last committed batch (or idle poll with nothing to do).", ()),
+    ("history_members", "history_members", "Members with a claim history, by input partition.",
+     ("partition",)),
+    ("history_restoring", "history_restoring_partitions",
+     "Input partitions whose history is being restored (none of their records is decided "
+     "until it is).", ()),
+    ("history_restore_seconds", "history_restore_seconds",
+     "How long the last restore of each input partition's history took.", ("partition",)),
+)  # fmt: skip
+
+
 class Metrics:
     """Every metric the service exports; one instance per process (or per test)."""
+
+    records_consumed: Counter
+    decisions: Counter
+    rule_failures: Counter
+    dlq_records: Counter
+    transactions: Counter
+    rebalances: Counter
+    duplicate_events: Counter
+    history_restore_records: Counter
+    shadow_decisions: Counter
+    shadow_disagreements: Counter
+    shadow_rule_changes: Counter
+    consumer_lag: Gauge
+    assigned_partitions: Gauge
+    producer_queue: Gauge
+    last_progress: Gauge
+    history_members: Gauge
+    history_restoring: Gauge
+    history_restore_seconds: Gauge
 
     def __init__(
         self,
@@ -45,127 +105,27 @@ class Metrics:
     ) -> None:
         self.registry = registry
         self._rule_ids = tuple(rule_ids)
-
-        def name(short: str) -> str:
-            return f"{PREFIX}_{short}"
-
-        self.records_consumed = Counter(
-            name("records_consumed"),
-            "Records read from the input topic.",
-            ["topic"],
-            registry=registry,
-        )
-        self.decisions = Counter(
-            name("decisions"),
-            "Claims decided, by decision and line of business.",
-            ["decision", "line_of_business"],
-            registry=registry,
-        )
-        self.rule_failures = Counter(
-            name("rule_failures"), "Reasons reported, by rule.", ["rule_id"], registry=registry
-        )
-        self.dlq_records = Counter(
-            name("dlq_records"),
-            "Records sent to the dead-letter topic, by error class.",
-            ["error_class"],
-            registry=registry,
-        )
+        for metric_type, table in ((Counter, _COUNTERS), (Gauge, _GAUGES)):
+            for attribute, short, help_, labels in table:
+                metric = metric_type(f"{PREFIX}_{short}", help_, labels, registry=registry)
+                setattr(self, attribute, metric)
         self.batch_duration = Histogram(
-            name("batch_duration_seconds"),
-            "Time to process and commit one batch.",
-            buckets=BATCH_BUCKETS,
-            registry=registry,
-        )
+            f"{PREFIX}_batch_duration_seconds", "Time to process and commit one batch.",
+            buckets=BATCH_BUCKETS, registry=registry,
+        )  # fmt: skip
         self.claim_duration = BulkHistogram(
-            name("claim_duration_seconds"),
-            "Time to decode, decide and encode one claim.",
-            CLAIM_BUCKETS,
-            registry,
-        )
+            f"{PREFIX}_claim_duration_seconds", "Time to decode, decide and encode one claim.",
+            CLAIM_BUCKETS, registry,
+        )  # fmt: skip
         self.end_to_end_latency = BulkHistogram(
-            name("end_to_end_latency_seconds"),
+            f"{PREFIX}_end_to_end_latency_seconds",
             "From the input record's timestamp to its decision being committed.",
-            LATENCY_BUCKETS,
-            registry,
-        )
-        self.consumer_lag = Gauge(
-            name("consumer_lag_records"),
-            "Records behind the end of each assigned partition.",
-            ["topic", "partition"],
-            registry=registry,
-        )
-        self.transactions = Counter(
-            name("transactions"), "Kafka transactions, by result.", ["result"], registry=registry
-        )
-        self.rebalances = Counter(
-            name("rebalances"), "Consumer group rebalance events.", ["kind"], registry=registry
-        )
-        self.assigned_partitions = Gauge(
-            name("assigned_partitions"),
-            "Input partitions assigned to this instance.",
-            registry=registry,
-        )
-        self.producer_queue = Gauge(
-            name("producer_queue_messages"),
-            "Messages waiting in the producer queue.",
-            registry=registry,
-        )
-        self.last_progress = Gauge(
-            name("last_progress_timestamp_seconds"),
-            "Unix time of the last committed batch (or idle poll with nothing to do).",
-            registry=registry,
-        )
-        self.duplicate_events = Counter(
-            name("duplicate_events"),
-            "Re-sent events (an event id decided before): the first decision stands.",
-            registry=registry,
-        )
-        self.history_members = Gauge(
-            name("history_members"),
-            "Members with a claim history, by input partition.",
-            ["partition"],
-            registry=registry,
-        )
-        self.history_restoring = Gauge(
-            name("history_restoring_partitions"),
-            "Input partitions whose history is being restored (none of their records is "
-            "decided until it is).",
-            registry=registry,
-        )
-        self.history_restore_records = Counter(
-            name("history_restore_records"),
-            "Changelog records read to restore partitions' history.",
-            registry=registry,
-        )
-        self.history_restore_seconds = Gauge(
-            name("history_restore_seconds"),
-            "How long the last restore of each input partition's history took.",
-            ["partition"],
-            registry=registry,
-        )
-        self.shadow_decisions = Counter(
-            name("shadow_decisions"),
-            "Claims decided by the shadow rule set (written nowhere), by decision and line of "
-            "business.",
-            ["decision", "line_of_business"],
-            registry=registry,
-        )
-        self.shadow_disagreements = Counter(
-            name("shadow_disagreements"),
-            "Claims the shadow rule set decides otherwise than the live one, by kind.",
-            ["kind"],
-            registry=registry,
-        )
-        self.shadow_rule_changes = Counter(
-            name("shadow_rule_changes"),
-            "Disagreeing claims by rule: the rule's reasons added, removed or changed (other "
-            "lines or reason codes) under the shadow rule set.",
-            ["rule_id", "change"],
-            registry=registry,
-        )
-        self.shadow = Info(name("shadow"), "The shadow rule set, if any.", registry=registry)
-        self.build = Info(name("build"), "Validator build and rule set.", registry=registry)
+            LATENCY_BUCKETS, registry,
+        )  # fmt: skip
+        self.shadow = Info(f"{PREFIX}_shadow", "The shadow rule set, if any.", registry=registry)
+        self.build = Info(f"{PREFIX}_build", "Validator build and rule set.", registry=registry)
 
+        # Every bounded label value starts at zero, so rate() and alerts see the series at once.
         for decision in DECISIONS:
             for lob in LINES_OF_BUSINESS:
                 self.decisions.labels(decision, lob)

@@ -134,10 +134,12 @@ def client_settings(bootstrap: str, topics: Topics) -> Settings:
     )
 
 
-def produce_claims(bootstrap: str, topics: Topics, claims: Iterable[dict[str, Any]]) -> int:
+def produce_claims(
+    bootstrap: str, topics: Topics, claims: Iterable[dict[str, Any]], rate: float | None = None
+) -> int:
     """JSON-form claims into the input topic through the product's producer (keyed by member
-    id, raw Avro)."""
-    return product_produce_claims(client_settings(bootstrap, topics), claims)
+    id, raw Avro); `rate` in claims/s (None: as fast as it goes)."""
+    return product_produce_claims(client_settings(bootstrap, topics), claims, rate=rate)
 
 
 def claim_encoder(bootstrap: str, topics: Topics) -> Callable[[dict[str, Any]], bytes]:

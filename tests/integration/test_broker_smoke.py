@@ -125,7 +125,7 @@ def test_local_broker_keeps_committed_data_across_a_restart(
     local_kafka: LocalKafka | None, topic_factory: TopicFactory, unique_group_id: str
 ) -> None:
     if local_kafka is None:
-        pytest.skip("the broker is external: this session cannot restart it")
+        pytest.fail("the broker is external (KAFKA_BOOTSTRAP_SERVERS): it cannot be restarted")
     topic = topic_factory(partitions=2)
     batch = [f"before-restart-{i}" for i in range(30)]
     bootstrap = local_kafka.bootstrap_servers

@@ -95,16 +95,44 @@ def _rules(prometheus: Prometheus) -> list[dict[str, Any]]:
     return [r for g in prometheus.api("rules")["groups"] for r in g["rules"]]
 
 
+# Grafana's $__rate_interval at this Prometheus's 1 s scrape interval would be 4 s; 10 s
+# leaves room for a late scrape on a busy machine.
+RATE_INTERVAL = "10s"
+# Samples each query must have before the dashboard is drawn: a rate over one point in time
+# would pass the check and still draw nothing at another step.
+POINTS = 5
+
+
 def _without_data(prometheus: Prometheus, since: float) -> list[str]:
-    """Dashboard queries that return no sample between `since` and now."""
-    variables = grafana_variables("infusion-validator", "10s", "5m")
+    """Dashboard queries with fewer than POINTS samples between `since` and now."""
+    variables = grafana_variables("infusion-validator", RATE_INTERVAL, "5m")
     missing = []
     for panel in load_panels():
         for target in panel.targets:
             query = Target(fill(target.expr, variables), target.legend)
-            if not prometheus.series(query, since, time.time(), 1.0):
+            found = prometheus.series(query, since, time.time(), 1.0)
+            if max((len(s.times) for s in found), default=0) < POINTS:
                 missing.append(f"{panel.title}: {query.expr}")
     return missing
+
+
+def _why_empty(prometheus: Prometheus, titles: list[str], since: float) -> str:
+    """What a failure needs to be read: each empty panel's first query over the same range
+    with two rate windows, and how the scrapes went."""
+    now = time.time()
+    lines = [f"panels with no data: {titles}"]
+    for panel in load_panels():
+        if panel.title in titles and panel.targets:
+            for window in ("10s", "1m"):
+                variables = grafana_variables("infusion-validator", window, "1m")
+                expr = fill(panel.targets[0].expr, variables)
+                found = prometheus.query_range(expr, since - 60, now, 2)
+                points = sum(len(r["values"]) for r in found)
+                lines.append(f"  {panel.title} [{window}]: {len(found)} series, {points} points")
+    up = prometheus.query_range("up", since - 60, now, 1)
+    lines.append(f"  up: {[(r['metric'].get('instance'), r['values'][-5:]) for r in up]}")
+    lines.append(f"  targets: {prometheus.api('targets')['activeTargets']}")
+    return "\n".join(lines)
 
 
 def test_rules_evaluate_dashboard_queries_return_data_and_target_down_fires(
@@ -140,10 +168,14 @@ def test_rules_evaluate_dashboard_queries_return_data_and_target_down_fires(
     )  # fmt: skip
 
     picture = tmp_path / "dashboard.png"
-    drawn = render(prometheus, picture, minutes=(time.time() - started) / 60 + 1, step=2)
+    drawn = render(
+        prometheus, picture, minutes=(time.time() - started) / 60 + 1, step=1,
+        rate_interval=RATE_INTERVAL,
+    )  # fmt: skip
     assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert drawn
-    assert not [title for title, count in drawn.items() if not count], drawn
+    empty = [title for title, count in drawn.items() if not count]
+    assert not empty, _why_empty(prometheus, empty, started)
 
     validator.stop()  # the scrape target goes away
 

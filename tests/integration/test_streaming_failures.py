@@ -13,6 +13,7 @@ consumer.stream.recovery).
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -35,6 +36,10 @@ from tests.integration.streaming import (
 )
 
 CHAOS_CLAIMS = 24_000
+# Paced input for the kill test: the validator decides 24,000 claims in a second or two, so
+# with the input all there a restarted process could finish before the next kill; paced, it
+# is mid-stream, committing small transactions, whenever a kill comes.
+CHAOS_RATE = 800
 RESTART_CLAIMS = 16_000
 # SPEC §10: back to committing within this long of the broker's return, without exiting.
 RECOVERY_SECONDS = 30.0
@@ -57,8 +62,12 @@ def _progress(group: GroupWatcher, at_least: int, validator: Validator, timeout:
     )
 
 
-def _kill_inside_a_transaction(validator: Validator, ends: LogEnds) -> None:
-    """SIGKILL as soon as an open transaction of the validator has records in the log."""
+def _kill_inside_a_transaction(validator: Validator, ends: LogEnds) -> bool:
+    """SIGKILL as soon as an open transaction of the validator has records in the log; True
+    when the kill landed inside it. A batch is decided and committed within milliseconds, so
+    the transaction seen open may have committed before the signal arrives: the
+    killed process's transaction is still open half a second later (until a successor fences
+    it or it times out after 10 s) only when the kill landed inside it."""
     wait_for(
         lambda: ends.open_transaction() or not validator.running,
         lambda: f"an open transaction\n{validator.tail()}",
@@ -66,6 +75,23 @@ def _kill_inside_a_transaction(validator: Validator, ends: LogEnds) -> None:
         interval=0.01,
     )
     validator.kill()
+    time.sleep(0.5)
+    return ends.open_transaction()
+
+
+def _kill_mid_transaction_at(
+    group: GroupWatcher, at_least: int, validator: Validator, ends: LogEnds, tries: int = 8
+) -> int:
+    """Start the validator, let it commit `at_least` input records, then kill it inside an
+    open transaction (trying again, from where it stopped, when a kill came too late); returns
+    how many records were committed before the kill that landed."""
+    for _ in range(tries):
+        validator.start()
+        done = _progress(group, at_least, validator, 120)
+        if _kill_inside_a_transaction(validator, ends):
+            return done
+        at_least = group.total_committed() + 1
+    raise AssertionError(f"no kill in {tries} landed inside a transaction\n{validator.tail()}")
 
 
 def test_sigkill_three_times_mid_stream_loses_and_duplicates_nothing(
@@ -80,30 +106,38 @@ def test_sigkill_three_times_mid_stream_loses_and_duplicates_nothing(
     offline `validate` of the same stream."""
     topics = make_topics(topic_factory, 3)
     claims = list(generate_claims(CHAOS_CLAIMS, seed=202))
-    produce_claims(kafka_bootstrap, topics, claims)
-    # Much smaller transactions than the default: many of them, so each kill finds one open
-    # (at the default size the compiled path decides the last third in a few transactions).
-    validator = validators(topics, env={"INFUSION_VALIDATOR_PROCESSING__BATCH_SIZE": "200"})
+    feeder = threading.Thread(
+        target=produce_claims, args=(kafka_bootstrap, topics, claims, CHAOS_RATE), daemon=True
+    )
+    feeder.start()
+    # Transactions slow enough to be killed inside: batches of up to 200 claims gathered for
+    # up to 250 ms, their records written one request at a time (a few hundred ms a batch, the
+    # records reaching the log one by one). With the defaults a batch commits within
+    # milliseconds of its first record reaching the log and most kills land between two.
+    validator = validators(
+        topics,
+        env={
+            "INFUSION_VALIDATOR_PROCESSING__BATCH_SIZE": "200",
+            "INFUSION_VALIDATOR_PROCESSING__BATCH_TIMEOUT_MS": "250",
+        },
+        kafka_properties={"batch.num.messages": 1, "max.in.flight.requests.per.connection": 1},
+    )
     group = GroupWatcher(kafka_bootstrap, unique_group_id, topics.input)
     ends = LogEnds(kafka_bootstrap, topics.outputs)
     killed_at: list[int] = []
     try:
         # Each kill waits for a transaction with records in the log, so it lands mid-batch.
         # 1: mid-stream, a fifth of the way in.
-        validator.start()
-        killed_at.append(_progress(group, CHAOS_CLAIMS // 5, validator, 120))
-        _kill_inside_a_transaction(validator, ends)
+        killed_at.append(_kill_mid_transaction_at(group, CHAOS_CLAIMS // 5, validator, ends))
         # 2: in the restarted process's second transaction: it has just fenced its
         # predecessor, aborted the open transaction and committed one batch.
-        validator.start()
-        killed_at.append(_progress(group, killed_at[-1] + 1, validator, 120))
-        _kill_inside_a_transaction(validator, ends)
+        killed_at.append(_kill_mid_transaction_at(group, killed_at[-1] + 1, validator, ends))
         # 3: late, two thirds of the way in.
-        validator.start()
-        killed_at.append(_progress(group, 2 * CHAOS_CLAIMS // 3, validator, 120))
-        _kill_inside_a_transaction(validator, ends)
+        killed_at.append(_kill_mid_transaction_at(group, 2 * CHAOS_CLAIMS // 3, validator, ends))
         # Then let it finish.
         validator.start()
+        feeder.join(120)
+        assert not feeder.is_alive(), "the paced input did not finish"
         group.wait_caught_up(120, lambda: f"\n{validator.tail()}")
         assert validator.running
     finally:
@@ -121,7 +155,7 @@ def test_sigkill_three_times_mid_stream_loses_and_duplicates_nothing(
     # The kills hit open transactions: their records are in the log, aborted, and only the
     # isolation level keeps them from downstream.
     everything = read_all(kafka_bootstrap, topics.decisions, isolation="read_uncommitted")
-    assert len(everything) > len(decisions), "no kill landed inside a transaction"
+    assert len(everything) > len(decisions), "aborted records missing from the log"
     code, _ = validator.terminate()
     assert code == 0, validator.tail()
 
