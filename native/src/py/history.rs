@@ -115,9 +115,9 @@ impl History {
     ) -> Vec<(i32, Bound<'py, PyBytes>, Option<Bound<'py, PyBytes>>)> {
         let mut records = Vec::new();
         for (partition, store) in &self.stores {
-            for (key, value) in store.changelog() {
+            for (key, value) in store.changes() {
                 let value = value.map(|v| PyBytes::new(py, &v));
-                records.push((*partition, PyBytes::new(py, &key), value));
+                records.push((*partition, PyBytes::new(py, key), value));
             }
         }
         records
