@@ -112,8 +112,12 @@ def _rss_history(results: dict[str, Any]) -> Target:
     v, r = h.get("validator"), h["restore"]
     short = "" if h["members"] >= 1_000_000 else f"; {h['members']:,} members, not 1M"
     if v and v.get("history_active"):
-        shown = f"validator restoring {h['members']:,} members: peak {v['peak_rss_mb']:.0f} MB"
-        return Target("RSS with 1M members", goal, shown, v["peak_rss_mb"] <= 400, short[2:])
+        shown = (
+            f"validator restoring {h['members']:,} members, then deciding the input (its "
+            f"members added): peak {v['peak_rss_mb']:.0f} MB"
+        )
+        note = f"restore process alone {r['rss_before_mb']:.0f} → {r['peak_rss_mb']:.0f} MB" + short
+        return Target("RSS with 1M members", goal, shown, v["peak_rss_mb"] <= 400, note)
     # This build's validator keeps no history: judge the larger of the restore process (engine
     # + history, no Kafka loop) and the stateless validator's peak plus what the history added.
     growth = r["peak_rss_mb"] - r["rss_before_mb"]
