@@ -58,6 +58,11 @@ T = TypeVar("T")
 # librdkafka properties for the validator's clients. A killed member keeps its partitions until
 # its session expires: 6 s (the broker's minimum) instead of 45 s keeps restarts quick.
 FAST_GROUP = {"session.timeout.ms": 6000, "heartbeat.interval.ms": 1000}
+# Producer settings for tests that must catch a transaction open (kill or freeze inside it):
+# each record its own request, one at a time, so a batch's records reach the log one by one
+# over tens to hundreds of milliseconds. With the defaults a batch commits within milliseconds
+# of its first record reaching the log, and most signals land between two transactions.
+SLOW_TRANSACTIONS = {"batch.num.messages": 1, "max.in.flight.requests.per.connection": 1}
 
 
 def wait_for(

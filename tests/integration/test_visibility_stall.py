@@ -23,6 +23,7 @@ from confluent_kafka import Consumer, TopicPartition
 from consumer.demo.samples import generate_claims
 from consumer.settings import ProcessingSettings
 from tests.integration.streaming import (
+    SLOW_TRANSACTIONS,
     LogEnds,
     Validator,
     make_topics,
@@ -90,6 +91,7 @@ def test_an_unreplaced_crash_holds_read_committed_readers_back_for_the_timeout_o
             "INFUSION_VALIDATOR_PROCESSING__TRANSACTION_TIMEOUT_MS": str(timeout_ms),
             "INFUSION_VALIDATOR_PROCESSING__BATCH_SIZE": "100",
         },
+        kafka_properties=SLOW_TRANSACTIONS,
     )
     produce_claims(kafka_bootstrap, topics, generate_claims(20_000, seed=91))
     ends = LogEnds(kafka_bootstrap, topics.outputs)
