@@ -122,10 +122,17 @@ class Recovery:
 
         Asked by a throwaway consumer of the group that never joins it: the loop's own
         consumer may have a rebalance waiting for the next consume() after a broker restart,
-        and then does not answer at all (seen in the broker-restart test). Being
-        read_committed, the query waits for pending transactional offsets to settle."""
+        and then does not answer at all (seen in the broker-restart test).
+
+        Asked after the fence (`_replace_producer`): the coordinator answers the new
+        producer's InitProducerId only once the old transaction is complete, its markers
+        written, so the offsets it committed or aborted are settled and a read_uncommitted
+        query reads them as they stand. A read_committed one (require_stable) also waits for
+        any other pending offset commit of the group: after a broker restart it timed out
+        again and again for over 20 s (the broker-restart test, 2 runs of 3)."""
         wanted = [TopicPartition(t, p) for t, p in partitions]
         config = consumer_config(self.settings, self.group_id)
+        config["isolation.level"] = "read_uncommitted"
         config.pop("group.instance.id", None)  # it never joins; it must not stand in for us
         checker = Consumer(config)
         try:

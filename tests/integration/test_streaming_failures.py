@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import astuple
 from pathlib import Path
+from typing import Any
 
 import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
@@ -46,6 +47,7 @@ CHAOS_CLAIMS = 24_000
 # is mid-stream, committing small transactions, whenever a kill comes.
 CHAOS_RATE = 800
 RESTART_CLAIMS = 16_000
+RESTART_RATE = 2_000  # claims/s: each set of RESTART_CLAIMS takes 8 s to arrive
 # SPEC §10: back to committing within this long of the broker's return, without exiting.
 RECOVERY_SECONDS = 30.0
 
@@ -220,12 +222,23 @@ def test_broker_restart_under_a_running_validator_keeps_exactly_once(
             validator.close()
 
 
+def _paced(bootstrap: str, topics: Topics, claims: list[dict[str, Any]]) -> threading.Thread:
+    """The claims produced in the background at RESTART_RATE: the validator decides 16,000
+    claims in well under a second, so with the input all there it could be done before the
+    broker goes down, and the restart would find no work to carry across."""
+    feeder = threading.Thread(
+        target=produce_claims, args=(bootstrap, topics, claims, RESTART_RATE), daemon=True
+    )
+    feeder.start()
+    return feeder
+
+
 def _restart_twice_under(
     kafka: LocalKafka, validator: Validator, topics: Topics, group_id: str
 ) -> None:
     bootstrap = kafka.bootstrap_servers
     claims = list(generate_claims(RESTART_CLAIMS, seed=303))
-    produce_claims(bootstrap, topics, claims)
+    feeder = _paced(bootstrap, topics, claims)
     group = GroupWatcher(bootstrap, group_id, topics.input)
     committed_after: list[int] = []
     recovery: list[float] = []
@@ -236,15 +249,17 @@ def _restart_twice_under(
         back = time.monotonic()  # restart() returns once the broker answers again
         committed_after.append(wait_for(_answer(group), "the broker to answer", 60)[0])
         recovery.append(_seconds_to_progress(group, validator, back, RECOVERY_SECONDS))
+        feeder.join(60)
         group.wait_caught_up(120, lambda: f"\n{validator.tail()}")
         # Once more with SIGKILL (no controlled shutdown), mid-stream again: more claims.
         more = list(generate_claims(RESTART_CLAIMS, seed=304))
-        produce_claims(bootstrap, topics, more)
+        feeder = _paced(bootstrap, topics, more)
         _progress(group, RESTART_CLAIMS + RESTART_CLAIMS // 5, validator, 120)
         kafka.restart(hard=True)
         back = time.monotonic()
         committed_after.append(wait_for(_answer(group), "the broker to answer", 60)[0])
         recovery.append(_seconds_to_progress(group, validator, back, RECOVERY_SECONDS))
+        feeder.join(60)
         group.wait_caught_up(120, lambda: f"\n{validator.tail()}")
         assert validator.running, validator.tail()
     finally:
