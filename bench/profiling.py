@@ -19,16 +19,19 @@ from pathlib import Path
 from typing import Any
 
 _LINE = re.compile(r":\d+\)$")
-_LOOP = "Pipeline._loop (consumer/pipeline.py)"
+_LOOP = "Pipeline._loop (consumer/stream/pipeline.py)"
 
 # (area, test on the leaf frame), first match wins.
 _AREAS: tuple[tuple[str, tuple[str, ...]], ...] = (
     # Time inside the compiled engine shows as its caller's frame (py-spy without --native).
-    ("engine batch: decode, rules, decision (compiled)", ("process_batch (consumer/processing",)),
-    ("decoder (records the engine hands back)", ("consumer/decoding.py", "avrocodec/", "fastavro")),
+    (
+        "engine batch: decode, rules, decision (compiled)",
+        ("process_batch (consumer/stream/processing",),
+    ),
+    ("decoder (records the engine hands back)", ("consumer/codec/", "fastavro")),
     ("metrics (prometheus_client)", ("prometheus_client/",)),
-    ("processor (headers, DLQ guard)", ("consumer/processing.py", "consumer/dlq.py")),
-    ("Kafka loop + librdkafka calls", ("consumer/pipeline.py", "confluent_kafka")),
+    ("processor (headers, DLQ guard)", ("consumer/stream/processing.py", "consumer/stream/dlq.py")),
+    ("Kafka loop + librdkafka calls", ("consumer/stream/", "confluent_kafka")),
 )
 
 
