@@ -36,7 +36,9 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0
 
 # attribute, name after the prefix, help, labels: every counter and gauge the service exports.
 _COUNTERS = (
-    ("records_consumed", "records_consumed", "Records read from the input topic.", ("topic",)),
+    ("records_consumed", "records_consumed",
+     "Input records decided or dead-lettered in a committed batch (a batch read again after an "
+     "abort counts once).", ("topic",)),
     ("decisions", "decisions", "Claims decided, by decision and line of business.",
      ("decision", "line_of_business")),
     ("rule_failures", "rule_failures", "Reasons reported, by rule.", ("rule_id",)),
