@@ -126,10 +126,14 @@ class Committing:
                     ) from None
 
     def _transact(self, records: list[Message], nxt: dict[Key, int]) -> None:
+        """The batch in one transaction: its offsets are added first, on the producer's worker,
+        while this thread decides and produces (see BoundedProducer.send_offsets)."""
         self.producer.begin_transaction()
-        self._produce_all(records)
         offsets = [TopicPartition(t, p, o) for (t, p), o in nxt.items()]
-        self.producer.commit(offsets, self.consumer.consumer_group_metadata(), self._txn_timeout)
+        group = self.consumer.consumer_group_metadata()
+        sent = self.producer.send_offsets(offsets, group, self._txn_timeout)
+        self._produce_all(records)
+        self.producer.commit(sent, self._txn_timeout)
         self.metrics.transactions.labels("committed").inc()
 
     def _deliver_then_commit(self, records: list[Message], nxt: dict[Key, int]) -> None:

@@ -99,13 +99,17 @@ class FakeConsumer:
 @dataclass
 class FakeProducer:
     """One producer instance; `commit_failures` are raised by the next commits, in order.
-    `block` makes send_offsets_to_transaction hang until it is set (a stuck librdkafka call)."""
+    `block` makes send_offsets_to_transaction hang until it is set (a stuck librdkafka call);
+    with `produce_unblocks`, the first produce() sets it."""
 
     commit_failures: list[Exception] = field(default_factory=list)
     produced: list[str] = field(default_factory=list)
     calls: list[str] = field(default_factory=list)
     block: threading.Event | None = None
+    produce_unblocks: bool = False
     closed: bool = False
+    sending: bool = False  # inside send_offsets_to_transaction
+    produced_while_sending: int = 0
 
     def init_transactions(self, timeout: float) -> None:
         self.calls.append("init")
@@ -115,14 +119,19 @@ class FakeProducer:
 
     def produce(self, topic: str, value: bytes, key: bytes | None, headers: Any = None) -> None:
         self.produced.append(topic)
+        self.produced_while_sending += self.sending
+        if self.produce_unblocks and self.block is not None:
+            self.block.set()
 
     def poll(self, timeout: float = 0) -> int:
         return 0
 
     def send_offsets_to_transaction(self, offsets: Any, group: Any, timeout: float) -> None:
         self.calls.append("send_offsets")
+        self.sending = True
         if self.block is not None:
             self.block.wait()
+        self.sending = False
 
     def commit_transaction(self, timeout: float = -1) -> None:
         self.calls.append("commit")

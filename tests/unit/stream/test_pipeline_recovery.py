@@ -114,6 +114,23 @@ def test_a_stuck_send_offsets_is_abandoned_and_the_batch_recovered_in_the_proces
     assert BoundedProducer.stuck == 0
 
 
+def test_a_batch_is_produced_while_its_offsets_are_added_to_the_transaction(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    registry = CollectorRegistry()
+    records = batch()
+    # send_offsets returns only once the batch's first record is produced: a loop that adds
+    # the offsets after producing would wait for it until the transaction's bound.
+    producer = FakeProducer(block=threading.Event(), produce_unblocks=True)
+    pipeline = run_pipeline(
+        monkeypatch, registry, FakeConsumer([records]), producer, transaction_timeout_ms=1000
+    )
+    assert pipeline.processed == len(records)
+    assert producer.produced_while_sending >= 1
+    assert producer.calls == ["init", "begin", "send_offsets", "commit"]
+    assert _transactions(registry, "committed") == 1
+
+
 def test_a_bounded_call_returns_its_result_or_raises_its_error(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
