@@ -178,13 +178,16 @@ class BoundedProducer:
         timeout)."""
         if self.abandoned:
             return  # its worker closes it when (if) the call returns
+        # A call nobody waited for (a batch's send_offsets when the batch failed first) and
+        # still not back: counted as stuck until it returns, as a call that overran its bound.
         running = self._last
-        if running is not None and not wait and not running.done.wait(GRACE_SECONDS):
-            # A call nobody waited for (a batch's send_offsets when the batch failed first)
-            # and still not back: counted as stuck until it returns, as a call that overran
-            # its bound is.
-            if self._abandon(running, f"{running.what} (still running at close)"):
-                return
+        if (
+            running is not None
+            and not wait
+            and not running.done.wait(GRACE_SECONDS)
+            and self._abandon(running, f"{running.what} (still running at close)")
+        ):
+            return
         self._jobs.put(None)
         if wait:
             self._thread.join(wait)
