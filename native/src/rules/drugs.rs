@@ -58,10 +58,8 @@ pub fn ndc_quantity(ctx: &Context, out: &mut Findings) {
     let units = &ctx.policy.ndc_units;
     for line in &ctx.lines {
         let Some(ndc) = line.ndc else { continue };
-        if !units
-            .iter()
-            .any(|unit| normalise(ndc.unit) == unit.as_str())
-        {
+        let unit = normalise(ndc.unit);
+        if !units.iter().any(|known| unit == known.as_str()) {
             let message = format!(
                 "NDC unit {} is not one of {}.",
                 quoted(ndc.unit),
