@@ -5,10 +5,17 @@
 //! rules here skip it.
 
 use super::{found, Context, Findings, LineView};
-use crate::text::{civil, iso_date};
+use crate::text::{civil, days_from_civil, iso_date};
 
 fn span(line: &LineView) -> String {
     format!("{} to {}", iso_date(line.date_from), iso_date(line.date_to))
+}
+
+/// Whether a trusted span (`from <= to`) lies in one calendar year: no 1 January after `from`
+/// up to `to`. One `civil` at most instead of two: they were ~12 % of `decide` (perf, 5-line
+/// claims), and over half the lines are a single day, which needs none.
+fn same_year(from: i32, to: i32) -> bool {
+    from == to || i64::from(to) < days_from_civil(civil(from).0 + 1, 1, 1)
 }
 
 pub fn invalid(ctx: &Context, out: &mut Findings) {
@@ -38,7 +45,7 @@ pub fn future(ctx: &Context, out: &mut Findings) {
 
 pub fn calendar_year(ctx: &Context, out: &mut Findings) {
     for line in ctx.lines.iter().filter(|line| line.days.is_some()) {
-        if civil(line.date_from).0 != civil(line.date_to).0 {
+        if !same_year(line.date_from, line.date_to) {
             let message = format!(
                 "{} crosses into a new year; bill one line (and claim) per calendar year.",
                 span(line)
@@ -74,5 +81,21 @@ pub fn straddles(ctx: &Context, out: &mut Findings) {
             );
             found(out, Some(line.number), message);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_year;
+    use crate::text::parse_date;
+
+    #[test]
+    fn a_span_is_in_one_year_up_to_new_years_eve() {
+        let day = |text| parse_date(text).unwrap();
+        assert!(same_year(day("2026-01-01"), day("2026-12-31")));
+        assert!(same_year(day("2024-02-29"), day("2024-02-29")));
+        assert!(!same_year(day("2025-12-31"), day("2026-01-01")));
+        assert!(!same_year(day("1969-12-31"), day("1970-01-01")));
+        assert!(!same_year(day("2026-06-01"), day("2028-03-01")));
     }
 }
