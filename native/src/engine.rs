@@ -70,6 +70,25 @@ impl RuleSets {
     /// The decision of `claim`; `history` is its member's history before it (None: no
     /// history is kept, and the history rules find nothing).
     pub fn decide<'c>(&'c self, claim: &Claim, history: Option<&MemberHistory>) -> Outcome<'c> {
+        self.decide_worded(claim, history, true)
+    }
+
+    /// `decide` with every rule's message left empty: for a decision that is only compared
+    /// with another (`compare` reads everything but the wording).
+    pub fn decide_unworded<'c>(
+        &'c self,
+        claim: &Claim,
+        history: Option<&MemberHistory>,
+    ) -> Outcome<'c> {
+        self.decide_worded(claim, history, false)
+    }
+
+    fn decide_worded<'c>(
+        &'c self,
+        claim: &Claim,
+        history: Option<&MemberHistory>,
+        messages: bool,
+    ) -> Outcome<'c> {
         let last = claim
             .lines
             .iter()
@@ -95,10 +114,13 @@ impl RuleSets {
             history,
         };
         let mut reasons = Vec::new();
-        let mut findings = Findings::new();
+        let mut findings = Findings {
+            found: Vec::new(),
+            messages,
+        };
         for active in &policy.rules {
             active.rule.check(&ctx, &mut findings);
-            reasons.extend(findings.drain(..).map(|finding| Reason {
+            reasons.extend(findings.found.drain(..).map(|finding| Reason {
                 rule: Some(active),
                 line_number: finding.line_number,
                 message: finding.message,

@@ -122,9 +122,10 @@ impl Engine {
                 None => None,
             };
             let both = decide_recorded(store, &claim, |past| {
+                // Only the differences are returned, and they do not read the wording.
                 let (before, after) = (
-                    self.rules.decide(&claim, past),
-                    other.rules.decide(&claim, past),
+                    self.rules.decide_unworded(&claim, past),
+                    other.rules.decide_unworded(&claim, past),
                 );
                 compare::compare(&before, &after)
             });

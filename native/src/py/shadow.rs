@@ -15,6 +15,7 @@ use crate::claim::{Claim, LINES_OF_BUSINESS};
 use crate::codec::decision::{json_string, write_reasons, Source};
 use crate::compare::{self, Difference};
 use crate::engine::Outcome;
+use crate::history::MemberHistory;
 use crate::ruleset::RuleSets;
 
 /// A disagreement kept for the shadow topic: the input message (its key is the record's) and
@@ -40,6 +41,22 @@ pub fn kind(difference: &Difference) -> &'static str {
         (false, true) => "ACCEPTED->PENDED",
         (true, false) => "PENDED->ACCEPTED",
         _ => "reasons changed",
+    }
+}
+
+/// The shadow rule set's decision of a claim the live one decided `live`, against the same
+/// history. Worded only where the two disagree: only then is it written (a shadow record), and
+/// the messages were ~8 % of a decision (perf, 5-line claims).
+pub fn decide<'s>(
+    rules: &'s RuleSets,
+    claim: &Claim,
+    past: Option<&MemberHistory>,
+    live: &Outcome,
+) -> Outcome<'s> {
+    let unworded = rules.decide_unworded(claim, past);
+    match compare::compare(live, &unworded) {
+        None => unworded,
+        Some(_) => rules.decide(claim, past),
     }
 }
 

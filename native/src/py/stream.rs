@@ -28,7 +28,7 @@ use crate::codec::decision::{write_avro, Source};
 use crate::history::decide_recorded;
 use crate::ruleset::RuleSets;
 
-use super::shadow::Shadow;
+use super::shadow::{self, Shadow};
 use crate::history::MemberHistory;
 
 /// Where a decision goes: its topic, the wire-format prefix of its values (empty for `raw`,
@@ -245,7 +245,7 @@ impl StreamDecider {
         let rules = &self.rules;
         let both = |past: Option<&MemberHistory>| {
             let live = rules.decide(claim, past);
-            let candidate = shadow_rules.as_ref().map(|s| s.decide(claim, past));
+            let candidate = (shadow_rules.as_ref()).map(|s| shadow::decide(s, claim, past, &live));
             (live, candidate)
         };
         let decided = match &self.history {

@@ -20,11 +20,13 @@ fn same_year(from: i32, to: i32) -> bool {
 
 pub fn invalid(ctx: &Context, out: &mut Findings) {
     for line in ctx.lines.iter().filter(|line| line.days.is_none()) {
-        let message = format!(
-            "The to-date {} is before the from-date {}.",
-            iso_date(line.date_to),
-            iso_date(line.date_from)
-        );
+        let message = || {
+            format!(
+                "The to-date {} is before the from-date {}.",
+                iso_date(line.date_to),
+                iso_date(line.date_from)
+            )
+        };
         found(out, Some(line.number), message);
     }
 }
@@ -33,11 +35,13 @@ pub fn future(ctx: &Context, out: &mut Findings) {
     for line in ctx.lines.iter().filter(|line| line.days.is_some()) {
         // A service on the day of submission (UTC) is not after it; only a later day is.
         if line.date_to > ctx.submitted_on {
-            let message = format!(
-                "Service date {} is after the claim was submitted on {}.",
-                iso_date(line.date_to),
-                iso_date(ctx.submitted_on)
-            );
+            let message = || {
+                format!(
+                    "Service date {} is after the claim was submitted on {}.",
+                    iso_date(line.date_to),
+                    iso_date(ctx.submitted_on)
+                )
+            };
             found(out, Some(line.number), message);
         }
     }
@@ -46,10 +50,12 @@ pub fn future(ctx: &Context, out: &mut Findings) {
 pub fn calendar_year(ctx: &Context, out: &mut Findings) {
     for line in ctx.lines.iter().filter(|line| line.days.is_some()) {
         if !same_year(line.date_from, line.date_to) {
-            let message = format!(
-                "{} crosses into a new year; bill one line (and claim) per calendar year.",
-                span(line)
-            );
+            let message = || {
+                format!(
+                    "{} crosses into a new year; bill one line (and claim) per calendar year.",
+                    span(line)
+                )
+            };
             found(out, Some(line.number), message);
         }
     }
@@ -59,10 +65,12 @@ pub fn calendar_month(ctx: &Context, out: &mut Findings) {
     for line in ctx.lines.iter().filter(|line| line.days.is_some()) {
         let (from, to) = (civil(line.date_from), civil(line.date_to));
         if (from.0, from.1) != (to.0, to.1) {
-            let message = format!(
-                "{} spans months; bill one calendar month per line.",
-                span(line)
-            );
+            let message = || {
+                format!(
+                    "{} spans months; bill one calendar month per line.",
+                    span(line)
+                )
+            };
             found(out, Some(line.number), message);
         }
     }
@@ -72,13 +80,15 @@ pub fn straddles(ctx: &Context, out: &mut Findings) {
     let effective = ctx.policy.effective_from;
     for line in ctx.lines.iter().filter(|line| line.days.is_some()) {
         if line.date_from < effective && effective <= line.date_to {
-            let message = format!(
-                "{} straddles the {} effective date {}; bill the days before and after it on \
-                 separate lines.",
-                span(line),
-                ctx.policy.policy_id,
-                iso_date(effective)
-            );
+            let message = || {
+                format!(
+                    "{} straddles the {} effective date {}; bill the days before and after it on \
+                     separate lines.",
+                    span(line),
+                    ctx.policy.policy_id,
+                    iso_date(effective)
+                )
+            };
             found(out, Some(line.number), message);
         }
     }

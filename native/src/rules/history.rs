@@ -25,10 +25,12 @@ pub fn duplicate_claim(ctx: &Context, out: &mut Findings) {
     let claim_id = ctx.claim.claim_id.trim();
     let known = ctx.history.and_then(|h| h.claim(claim_id));
     if ctx.claim.frequency == ORIGINAL && known.is_some() {
-        let message = format!(
-            "Claim {claim_id} was already received for this member; send a replacement (7) to \
-             change it or a void (8) to cancel it, not the claim again."
-        );
+        let message = || {
+            format!(
+                "Claim {claim_id} was already received for this member; send a replacement (7) to \
+                 change it or a void (8) to cancel it, not the claim again."
+            )
+        };
         found(out, None, message);
     }
 }
@@ -46,16 +48,18 @@ pub fn per_diem_overlap(ctx: &Context, out: &mut Findings) {
             overlapping.map(|pl| (past, pl))
         });
         if let Some((past, pl)) = earlier {
-            let message = format!(
-                "{} for {} to {} overlaps the same per diem on claim {} ({} to {}); each day is \
-                 paid once.",
-                line.code,
-                iso_date(line.date_from),
-                iso_date(line.date_to),
-                past.claim_id,
-                iso_date(pl.from),
-                iso_date(pl.to)
-            );
+            let message = || {
+                format!(
+                    "{} for {} to {} overlaps the same per diem on claim {} ({} to {}); each day \
+                     is paid once.",
+                    line.code,
+                    iso_date(line.date_from),
+                    iso_date(line.date_to),
+                    past.claim_id,
+                    iso_date(pl.from),
+                    iso_date(pl.to)
+                )
+            };
             found(out, Some(line.number), message);
         }
     }
@@ -78,16 +82,18 @@ pub fn initial_visit(ctx: &Context, out: &mut Findings) {
             hit.map(|pl| (past, pl))
         });
         if let Some((past, pl)) = earlier {
-            let message = format!(
-                "{} on {} is an initial visit, but claim {} billed {} on {}, within {} days \
-                 before it; bill the subsequent visit code.",
-                line.code,
-                iso_date(visit),
-                past.claim_id,
-                pl.code,
-                iso_date(pl.from),
-                INITIAL_VISIT_GAP_DAYS
-            );
+            let message = || {
+                format!(
+                    "{} on {} is an initial visit, but claim {} billed {} on {}, within {} days \
+                     before it; bill the subsequent visit code.",
+                    line.code,
+                    iso_date(visit),
+                    past.claim_id,
+                    pl.code,
+                    iso_date(pl.from),
+                    INITIAL_VISIT_GAP_DAYS
+                )
+            };
             found(out, Some(line.number), message);
         }
     }

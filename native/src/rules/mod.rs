@@ -35,10 +35,22 @@ pub struct Finding {
     pub message: String,
 }
 
-pub type Findings = Vec<Finding>;
+/// What the rules found, in the order they found it.
+pub struct Findings {
+    pub found: Vec<Finding>,
+    /// False: the messages are left empty. A decision that is only compared with another
+    /// (a shadow rule set's, `replay --diff`) needs none, and formatting them was ~8 % of
+    /// `decide` (perf, 5-line claims).
+    pub messages: bool,
+}
 
-fn found(out: &mut Findings, line_number: Option<i32>, message: String) {
-    out.push(Finding {
+fn found(out: &mut Findings, line_number: Option<i32>, message: impl FnOnce() -> String) {
+    let message = if out.messages {
+        message()
+    } else {
+        String::new()
+    };
+    out.found.push(Finding {
         line_number,
         message,
     });
