@@ -90,8 +90,9 @@ pub fn addon_primary_missing(ctx: &Context, out: &mut Findings) {
         let Some(primary) = &line.info.add_on_to else {
             continue;
         };
+        // The overlap first: it is cheaper than comparing the codes.
         let billed = (ctx.all_lines.iter())
-            .any(|other| other.code.as_ref() == primary.as_str() && other.overlaps(line));
+            .any(|other| other.overlaps(line) && other.code.as_ref() == primary.as_str());
         if !billed {
             let message = || {
                 format!(

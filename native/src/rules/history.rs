@@ -42,8 +42,10 @@ pub fn per_diem_overlap(ctx: &Context, out: &mut Findings) {
         .filter(|l| l.info.kind == Kind::PerDiem && l.days.is_some());
     for line in per_diems {
         let earlier = others(ctx).find_map(|past| {
+            // The dates first: two integer comparisons rule most lines out before a `memcmp`
+            // of the codes (which was ~2 % of `decide` with the history, perf).
             let overlapping = past.lines.iter().find(|pl| {
-                pl.code == line.code && pl.from <= line.date_to && line.date_from <= pl.to
+                pl.from <= line.date_to && line.date_from <= pl.to && pl.code == line.code
             });
             overlapping.map(|pl| (past, pl))
         });
