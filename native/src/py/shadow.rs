@@ -14,7 +14,7 @@ use pyo3::types::PyDict;
 use crate::claim::{Claim, LINES_OF_BUSINESS};
 use crate::codec::decision::{json_string, write_reasons, Source};
 use crate::compare::{self, Difference};
-use crate::engine::Outcome;
+use crate::engine::{Lines, Outcome};
 use crate::history::MemberHistory;
 use crate::ruleset::RuleSets;
 
@@ -45,18 +45,20 @@ pub fn kind(difference: &Difference) -> &'static str {
 }
 
 /// The shadow rule set's decision of a claim the live one decided `live`, against the same
-/// history. Worded only where the two disagree: only then is it written (a shadow record), and
-/// the messages were ~8 % of a decision (perf, 5-line claims).
-pub fn decide<'s>(
-    rules: &'s RuleSets,
-    claim: &Claim,
-    past: Option<&MemberHistory>,
+/// history and with the live decision's `lines`. Worded only where the two disagree: only then
+/// is it written (a shadow record), and the messages were ~8 % of a decision (perf, 5-line
+/// claims).
+pub fn decide<'c, 'a>(
+    rules: &'c RuleSets,
+    claim: &'a Claim<'a>,
+    past: Option<&'a MemberHistory>,
     live: &Outcome,
-) -> Outcome<'s> {
-    let unworded = rules.decide_unworded(claim, past);
+    lines: &mut Lines<'c, 'a>,
+) -> Outcome<'c> {
+    let unworded = rules.decide_with(claim, past, lines, false);
     match compare::compare(live, &unworded) {
         None => unworded,
-        Some(_) => rules.decide(claim, past),
+        Some(_) => rules.decide_with(claim, past, lines, true),
     }
 }
 

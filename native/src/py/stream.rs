@@ -25,6 +25,7 @@ use super::tally::Tally;
 use crate::claim::Claim;
 use crate::codec::avro;
 use crate::codec::decision::{write_avro, Source};
+use crate::engine::Lines;
 use crate::history::decide_recorded;
 use crate::ruleset::RuleSets;
 
@@ -244,8 +245,10 @@ impl StreamDecider {
         let shadow_rules = self.shadow.as_ref().map(Shadow::rules);
         let rules = &self.rules;
         let both = |past: Option<&MemberHistory>| {
-            let live = rules.decide(claim, past);
-            let candidate = (shadow_rules.as_ref()).map(|s| shadow::decide(s, claim, past, &live));
+            let mut lines = Lines::default();
+            let live = rules.decide_with(claim, past, &mut lines, true);
+            let candidate =
+                (shadow_rules.as_ref()).map(|s| shadow::decide(s, claim, past, &live, &mut lines));
             (live, candidate)
         };
         let decided = match &self.history {
