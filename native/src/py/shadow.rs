@@ -4,7 +4,7 @@
 //! rule set (by kind and by rule, compared as `replay --diff` compares), and keeps a record of
 //! each disagreement for the optional `claims.shadow` topic.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::io::Write;
 use std::sync::Arc;
 
@@ -67,8 +67,8 @@ impl Shadow {
         Shadow {
             rules,
             decisions: Default::default(),
-            kinds: HashMap::new(),
-            rules_changed: HashMap::new(),
+            kinds: HashMap::default(),
+            rules_changed: HashMap::default(),
             records: Vec::new(),
         }
     }

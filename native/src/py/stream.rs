@@ -10,7 +10,7 @@
 //! also decided by it (same history), and where the two disagree a shadow record is kept for
 //! `take_shadow`; the live decision is written as without it.
 
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -40,7 +40,9 @@ struct Target {
     header: Py<PyAny>,
 }
 
-/// Header tuples that repeat from record to record, made once.
+/// Header tuples that repeat from record to record, made once. Looked up for every record, so
+/// hashed with FxHash, as in the engine: the default SipHash of the rule-set version and the
+/// partition cost ~0.03-0.09 us a record (bench harness, 5-line claims).
 #[derive(Default)]
 struct HeaderCache {
     versions: HashMap<String, Py<PyAny>>,
@@ -125,7 +127,7 @@ impl StreamDecider {
             max_lines,
             header_len,
             reads_raw,
-            our_schema_ids: HashSet::new(),
+            our_schema_ids: HashSet::default(),
             targets: [
                 target(accepted_topic, accepted_prefix, "ACCEPTED")?,
                 target(pended_topic, pended_prefix, "PENDED")?,
