@@ -108,19 +108,16 @@ impl RuleSets {
             billable_diagnoses: &self.billable_diagnoses,
             history,
         };
-        let mut reasons = Vec::new();
         let mut findings = Findings {
-            found: Vec::new(),
+            reasons: Vec::new(),
+            rule: None,
             messages,
         };
         for active in &policy.rules {
+            findings.rule = Some(active);
             active.rule.check(&ctx, &mut findings);
-            reasons.extend(findings.found.drain(..).map(|finding| Reason {
-                rule: Some(active),
-                line_number: finding.line_number,
-                message: finding.message,
-            }));
         }
+        let reasons = findings.reasons;
         Outcome {
             pended: reasons
                 .iter()
