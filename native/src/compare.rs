@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::engine::Outcome;
+use crate::engine::{Outcome, Reason};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum RuleChange {
@@ -50,6 +50,13 @@ fn by_rule<'a>(outcome: &'a Outcome) -> BTreeMap<&'static str, Vec<Key<'a>>> {
 
 /// None when the two outcomes agree.
 pub fn compare(before: &Outcome, after: &Outcome) -> Option<Difference> {
+    // Two rule sets mostly agree reason for reason, in the same order: then nothing need be
+    // grouped and sorted (`by_rule`'s maps were ~3 % of the stream's `decide` with a shadow).
+    if before.pended == after.pended
+        && (before.reasons.iter().map(Reason::key)).eq(after.reasons.iter().map(Reason::key))
+    {
+        return None;
+    }
     let (a, b) = (by_rule(before), by_rule(after));
     let mut rules = Vec::new();
     for rule in a

@@ -8,6 +8,12 @@ use std::borrow::Cow;
 /// A code as the rules compare it: surrounding white space dropped, upper case. Borrowed when
 /// it already is (almost always), so the common case allocates nothing.
 pub fn normalise(code: &str) -> Cow<'_, str> {
+    // One pass over the bytes settles the common case (no space, no lower case, ASCII): the
+    // Unicode trim and the scans below took ~8 % of `decide` (perf, 5-line claims).
+    let plain = |b: &u8| b.is_ascii_graphic() && !b.is_ascii_lowercase();
+    if code.as_bytes().iter().all(plain) {
+        return Cow::Borrowed(code);
+    }
     let code = code.trim();
     if code.is_ascii() {
         if code.bytes().any(|b| b.is_ascii_lowercase()) {

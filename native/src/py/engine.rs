@@ -11,6 +11,7 @@ use super::outcome::{self, Decision, Difference, RuleVerdict};
 use crate::claim::Claim;
 use crate::codec::avro;
 use crate::compare;
+use crate::engine::Lines;
 use crate::history::decide_recorded;
 use crate::ruleset::RuleSets;
 use crate::text::iso_date;
@@ -122,10 +123,10 @@ impl Engine {
                 None => None,
             };
             let both = decide_recorded(store, &claim, |past| {
-                let (before, after) = (
-                    self.rules.decide(&claim, past),
-                    other.rules.decide(&claim, past),
-                );
+                // Only the differences are returned, and they do not read the wording.
+                let mut lines = Lines::default();
+                let before = self.rules.decide_with(&claim, past, &mut lines, false);
+                let after = other.rules.decide_with(&claim, past, &mut lines, false);
                 compare::compare(&before, &after)
             });
             if both.is_none() {

@@ -1,7 +1,7 @@
 //! Counts for the metrics and summaries, kept until the caller takes them (the stream: once
 //! the batch's transaction commits, so an aborted batch is not counted).
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -25,7 +25,7 @@ impl Tally {
     pub fn new(duration_bounds: Vec<f64>) -> Self {
         Tally {
             decisions: Default::default(),
-            rule_failures: HashMap::new(),
+            rule_failures: HashMap::default(),
             duration_buckets: vec![0; duration_bounds.len() + 1],
             duration_sum: 0.0,
             duration_bounds,

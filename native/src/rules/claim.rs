@@ -26,26 +26,26 @@ pub fn is_valid_npi(npi: &str) -> bool {
 pub fn npi_billing(ctx: &Context, out: &mut Findings) {
     if !is_valid_npi(ctx.claim.billing_npi.trim()) {
         let message = "The billing provider NPI is missing or fails the NPI check digit.";
-        found(out, None, message.into());
+        found(out, None, || message.into());
     }
 }
 
 pub fn npi_rendering(ctx: &Context, out: &mut Findings) {
     if present(ctx.claim.rendering_npi).is_some_and(|npi| !is_valid_npi(npi)) {
         let message = "The claim's rendering provider NPI fails the NPI check digit.";
-        found(out, None, message.into());
+        found(out, None, || message.into());
     }
     for line in &ctx.lines {
         if line.rendering_npi.is_some_and(|npi| !is_valid_npi(npi)) {
             let message = "The line's rendering provider NPI fails the check digit.";
-            found(out, Some(line.number), message.into());
+            found(out, Some(line.number), || message.into());
         }
     }
 }
 
 pub fn member_missing(ctx: &Context, out: &mut Findings) {
     if ctx.claim.member_id.trim().is_empty() {
-        found(out, None, "The member id is empty.".into());
+        found(out, None, || "The member id is empty.".into());
     }
 }
 
@@ -53,13 +53,13 @@ pub fn lob_unknown(ctx: &Context, out: &mut Findings) {
     if ctx.lob == UNKNOWN_LOB {
         let message = "The line of business is unknown; the claim cannot be matched to a plan \
                        (Medicare Advantage, Individual & Family, CHIP or Medicaid).";
-        found(out, None, message.into());
+        found(out, None, || message.into());
     }
 }
 
 pub fn charges_line(ctx: &Context, out: &mut Findings) {
     for line in ctx.lines.iter().filter(|line| line.charge <= 0) {
-        let message = format!("Line charge {} is not greater than 0.", cents(line.charge));
+        let message = || format!("Line charge {} is not greater than 0.", cents(line.charge));
         found(out, Some(line.number), message);
     }
 }
@@ -68,11 +68,13 @@ pub fn charges_total(ctx: &Context, out: &mut Findings) {
     let total = ctx.claim.total_charge;
     let sum: i64 = ctx.all_lines.iter().map(|line| line.charge).sum();
     if total != sum {
-        let message = format!(
-            "Total charge {} does not equal the line charges' sum {}.",
-            cents(total),
-            cents(sum)
-        );
+        let message = || {
+            format!(
+                "Total charge {} does not equal the line charges' sum {}.",
+                cents(total),
+                cents(sum)
+            )
+        };
         found(out, None, message);
     }
 }
@@ -80,10 +82,12 @@ pub fn charges_total(ctx: &Context, out: &mut Findings) {
 pub fn payer_claim_number(ctx: &Context, out: &mut Findings) {
     let claim = ctx.claim;
     if claim.frequency != 0 && present(claim.payer_claim_number).is_none() {
-        let message = format!(
-            "A {} claim must give the original payer claim number.",
-            FREQUENCIES[usize::from(claim.frequency)].to_ascii_lowercase()
-        );
+        let message = || {
+            format!(
+                "A {} claim must give the original payer claim number.",
+                FREQUENCIES[usize::from(claim.frequency)].to_ascii_lowercase()
+            )
+        };
         found(out, None, message);
     }
 }
@@ -93,10 +97,12 @@ pub fn auth_missing(ctx: &Context, out: &mut Findings) {
     let extra = &ctx.policy.extra_prior_authorization[lob];
     for line in ctx.lines.iter().filter(|line| !line.has_auth) {
         if line.info.prior_authorization[lob] || extra.contains(line.code.as_ref()) {
-            let message = format!(
-                "{} needs prior authorization for {}; none is on the line or claim.",
-                line.code, LINES_OF_BUSINESS[lob]
-            );
+            let message = || {
+                format!(
+                    "{} needs prior authorization for {}; none is on the line or claim.",
+                    line.code, LINES_OF_BUSINESS[lob]
+                )
+            };
             found(out, Some(line.number), message);
         }
     }

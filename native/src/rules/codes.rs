@@ -24,14 +24,16 @@ pub fn lob_code_set(ctx: &Context, out: &mut Findings) {
         // Groups are sorted, so a code in two barred groups is reported the same way each time.
         let barred = line.info.groups.iter().find(|g| not_billable.contains(*g));
         if let Some(group) = barred {
-            let message = format!(
-                "{} is a {}, which {} claims may not bill under {}; use the code set of the \
-                 member's plan.",
-                line.code,
-                group_name(group),
-                LINES_OF_BUSINESS[usize::from(ctx.lob)],
-                ctx.policy.policy_id
-            );
+            let message = || {
+                format!(
+                    "{} is a {}, which {} claims may not bill under {}; use the code set of the \
+                     member's plan.",
+                    line.code,
+                    group_name(group),
+                    LINES_OF_BUSINESS[usize::from(ctx.lob)],
+                    ctx.policy.policy_id
+                )
+            };
             found(out, Some(line.number), message);
         }
     }
@@ -41,14 +43,16 @@ pub fn code_not_effective(ctx: &Context, out: &mut Findings) {
     for line in ctx.lines.iter().filter(|line| line.days.is_some()) {
         let (start, end) = (line.info.effective_from, line.info.effective_to);
         if start.is_some_and(|s| line.date_from < s) || end.is_some_and(|e| line.date_to > e) {
-            let message = format!(
-                "{} is in effect from {} to {}, not on {} to {}.",
-                line.code,
-                start.map_or("the start".into(), iso_date),
-                end.map_or("now".into(), iso_date),
-                iso_date(line.date_from),
-                iso_date(line.date_to)
-            );
+            let message = || {
+                format!(
+                    "{} is in effect from {} to {}, not on {} to {}.",
+                    line.code,
+                    start.map_or("the start".into(), iso_date),
+                    end.map_or("now".into(), iso_date),
+                    iso_date(line.date_from),
+                    iso_date(line.date_to)
+                )
+            };
             found(out, Some(line.number), message);
         }
     }
@@ -69,10 +73,12 @@ pub fn mutually_exclusive(ctx: &Context, out: &mut Findings) {
                     || a.exclusive_with.contains(later.code.as_ref())
             };
             if later.overlaps(earlier) && exclusive() {
-                let message = format!(
-                    "{} may not be billed with {} (line {}) on the same days.",
-                    later.code, earlier.code, earlier.number
-                );
+                let message = || {
+                    format!(
+                        "{} may not be billed with {} (line {}) on the same days.",
+                        later.code, earlier.code, earlier.number
+                    )
+                };
                 found(out, Some(later.number), message);
             }
         }
@@ -84,13 +90,16 @@ pub fn addon_primary_missing(ctx: &Context, out: &mut Findings) {
         let Some(primary) = &line.info.add_on_to else {
             continue;
         };
+        // The overlap first: it is cheaper than comparing the codes.
         let billed = (ctx.all_lines.iter())
-            .any(|other| other.code.as_ref() == primary.as_str() && other.overlaps(line));
+            .any(|other| other.overlaps(line) && other.code.as_ref() == primary.as_str());
         if !billed {
-            let message = format!(
-                "Add-on code {} needs {} billed for the same day.",
-                line.code, primary
-            );
+            let message = || {
+                format!(
+                    "Add-on code {} needs {} billed for the same day.",
+                    line.code, primary
+                )
+            };
             found(out, Some(line.number), message);
         }
     }
@@ -103,11 +112,13 @@ pub fn bundled_per_diem(ctx: &Context, out: &mut Findings) {
     for line in ctx.lines.iter().filter(|l| l.info.bundled_into_per_diem) {
         let cover = (ctx.lines.iter()).find(|p| p.info.kind == Kind::PerDiem && p.overlaps(line));
         if let Some(cover) = cover {
-            let message = format!(
-                "{} is included in per-diem {} (line {}) for the same days and cannot be billed \
-                 separately.",
-                line.code, cover.code, cover.number
-            );
+            let message = || {
+                format!(
+                    "{} is included in per-diem {} (line {}) for the same days and cannot be \
+                     billed separately.",
+                    line.code, cover.code, cover.number
+                )
+            };
             found(out, Some(line.number), message);
         }
     }
@@ -128,11 +139,13 @@ pub fn modifier_route(ctx: &Context, out: &mut Findings) {
             .map(String::as_str)
             .collect();
         if !missing.is_empty() {
-            let message = format!(
-                "{} needs modifier {} (administered subcutaneously) for this plan.",
-                line.code,
-                missing.join(", ")
-            );
+            let message = || {
+                format!(
+                    "{} needs modifier {} (administered subcutaneously) for this plan.",
+                    line.code,
+                    missing.join(", ")
+                )
+            };
             found(out, Some(line.number), message);
         }
     }
@@ -141,11 +154,13 @@ pub fn modifier_route(ctx: &Context, out: &mut Findings) {
 pub fn noc_description(ctx: &Context, out: &mut Findings) {
     for line in &ctx.lines {
         if line.info.not_otherwise_classified && line.description.is_none() {
-            let message = format!(
-                "{} is a not-otherwise-classified code; describe the drug or service (name, \
-                 strength, dosage).",
-                line.code
-            );
+            let message = || {
+                format!(
+                    "{} is a not-otherwise-classified code; describe the drug or service (name, \
+                     strength, dosage).",
+                    line.code
+                )
+            };
             found(out, Some(line.number), message);
         }
     }

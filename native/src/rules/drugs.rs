@@ -9,10 +9,13 @@ use crate::text::{normalise, number, quoted};
 pub fn code_not_jqb(ctx: &Context, out: &mut Findings) {
     for line in &ctx.lines {
         if line.ndc.is_some() && !line.code.starts_with(['J', 'Q', 'B']) {
-            let message = format!(
-                "{} carries an NDC but is not a drug code; bill the drug with its J, Q or B code.",
-                line.code
-            );
+            let message = || {
+                format!(
+                    "{} carries an NDC but is not a drug code; bill the drug with its J, Q or B \
+                     code.",
+                    line.code
+                )
+            };
             found(out, Some(line.number), message);
         }
     }
@@ -21,10 +24,12 @@ pub fn code_not_jqb(ctx: &Context, out: &mut Findings) {
 pub fn infusions(ctx: &Context, out: &mut Findings) {
     for line in &ctx.lines {
         if line.info.is_jq_drug && line.infusions.is_none_or(|n| n < 1) {
-            let message = format!(
-                "Drug {} does not state how many infusions were administered.",
-                line.code
-            );
+            let message = || {
+                format!(
+                    "Drug {} does not state how many infusions were administered.",
+                    line.code
+                )
+            };
             found(out, Some(line.number), message);
         }
     }
@@ -34,21 +39,21 @@ pub fn ndc_code(ctx: &Context, out: &mut Findings) {
     let qualifier = &ctx.policy.ndc_qualifier;
     for line in ctx.lines.iter().filter(|line| line.info.is_jq_drug) {
         let Some(ndc) = line.ndc else {
-            found(
-                out,
-                Some(line.number),
-                format!("Drug {} has no NDC.", line.code),
-            );
+            found(out, Some(line.number), || {
+                format!("Drug {} has no NDC.", line.code)
+            });
             continue;
         };
         if !(ndc.code.len() == 11 && ndc.code.bytes().all(|b| b.is_ascii_digit())) {
-            let message = format!("NDC {} is not 11 digits in 5-4-2 form.", quoted(ndc.code));
+            let message = || format!("NDC {} is not 11 digits in 5-4-2 form.", quoted(ndc.code));
             found(out, Some(line.number), message);
         } else if normalise(ndc.qualifier) != qualifier.as_str() {
-            let message = format!(
-                "NDC qualifier {} should be {qualifier}.",
-                quoted(ndc.qualifier)
-            );
+            let message = || {
+                format!(
+                    "NDC qualifier {} should be {qualifier}.",
+                    quoted(ndc.qualifier)
+                )
+            };
             found(out, Some(line.number), message);
         }
     }
@@ -58,21 +63,23 @@ pub fn ndc_quantity(ctx: &Context, out: &mut Findings) {
     let units = &ctx.policy.ndc_units;
     for line in &ctx.lines {
         let Some(ndc) = line.ndc else { continue };
-        if !units
-            .iter()
-            .any(|unit| normalise(ndc.unit) == unit.as_str())
-        {
-            let message = format!(
-                "NDC unit {} is not one of {}.",
-                quoted(ndc.unit),
-                units.join(", ")
-            );
+        let unit = normalise(ndc.unit);
+        if !units.iter().any(|known| unit == known.as_str()) {
+            let message = || {
+                format!(
+                    "NDC unit {} is not one of {}.",
+                    quoted(ndc.unit),
+                    units.join(", ")
+                )
+            };
             found(out, Some(line.number), message);
         } else if ndc.quantity.is_nan() || ndc.quantity <= 0.0 {
-            let message = format!(
-                "NDC quantity {} is not greater than 0.",
-                number(ndc.quantity)
-            );
+            let message = || {
+                format!(
+                    "NDC quantity {} is not greater than 0.",
+                    number(ndc.quantity)
+                )
+            };
             found(out, Some(line.number), message);
         }
     }

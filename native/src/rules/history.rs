@@ -25,10 +25,12 @@ pub fn duplicate_claim(ctx: &Context, out: &mut Findings) {
     let claim_id = ctx.claim.claim_id.trim();
     let known = ctx.history.and_then(|h| h.claim(claim_id));
     if ctx.claim.frequency == ORIGINAL && known.is_some() {
-        let message = format!(
-            "Claim {claim_id} was already received for this member; send a replacement (7) to \
-             change it or a void (8) to cancel it, not the claim again."
-        );
+        let message = || {
+            format!(
+                "Claim {claim_id} was already received for this member; send a replacement (7) to \
+                 change it or a void (8) to cancel it, not the claim again."
+            )
+        };
         found(out, None, message);
     }
 }
@@ -40,22 +42,26 @@ pub fn per_diem_overlap(ctx: &Context, out: &mut Findings) {
         .filter(|l| l.info.kind == Kind::PerDiem && l.days.is_some());
     for line in per_diems {
         let earlier = others(ctx).find_map(|past| {
+            // The dates first: two integer comparisons rule most lines out before a `memcmp`
+            // of the codes (which was ~2 % of `decide` with the history, perf).
             let overlapping = past.lines.iter().find(|pl| {
-                pl.code == line.code && pl.from <= line.date_to && line.date_from <= pl.to
+                pl.from <= line.date_to && line.date_from <= pl.to && pl.code == line.code
             });
             overlapping.map(|pl| (past, pl))
         });
         if let Some((past, pl)) = earlier {
-            let message = format!(
-                "{} for {} to {} overlaps the same per diem on claim {} ({} to {}); each day is \
-                 paid once.",
-                line.code,
-                iso_date(line.date_from),
-                iso_date(line.date_to),
-                past.claim_id,
-                iso_date(pl.from),
-                iso_date(pl.to)
-            );
+            let message = || {
+                format!(
+                    "{} for {} to {} overlaps the same per diem on claim {} ({} to {}); each day \
+                     is paid once.",
+                    line.code,
+                    iso_date(line.date_from),
+                    iso_date(line.date_to),
+                    past.claim_id,
+                    iso_date(pl.from),
+                    iso_date(pl.to)
+                )
+            };
             found(out, Some(line.number), message);
         }
     }
@@ -78,16 +84,18 @@ pub fn initial_visit(ctx: &Context, out: &mut Findings) {
             hit.map(|pl| (past, pl))
         });
         if let Some((past, pl)) = earlier {
-            let message = format!(
-                "{} on {} is an initial visit, but claim {} billed {} on {}, within {} days \
-                 before it; bill the subsequent visit code.",
-                line.code,
-                iso_date(visit),
-                past.claim_id,
-                pl.code,
-                iso_date(pl.from),
-                INITIAL_VISIT_GAP_DAYS
-            );
+            let message = || {
+                format!(
+                    "{} on {} is an initial visit, but claim {} billed {} on {}, within {} days \
+                     before it; bill the subsequent visit code.",
+                    line.code,
+                    iso_date(visit),
+                    past.claim_id,
+                    pl.code,
+                    iso_date(pl.from),
+                    INITIAL_VISIT_GAP_DAYS
+                )
+            };
             found(out, Some(line.number), message);
         }
     }

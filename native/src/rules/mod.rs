@@ -7,7 +7,7 @@
 //! `claim.rs`; the member's claim history (duplicates, per-diem overlap, initial visits):
 //! `history.rs`.
 //!
-//! A rule reads a `Context` and pushes `Finding`s (the line it is about, a message a billing
+//! A rule reads a `Context` and pushes reasons (the line it is about, a message a billing
 //! analyst can act on). Which rules run, and with which CARC/RARC, is the rule set's business.
 
 mod claim;
@@ -25,20 +25,31 @@ use std::borrow::Cow;
 pub use claim::is_valid_npi;
 
 use crate::claim::{Claim, Ndc};
+use crate::engine::Reason;
 use crate::history::MemberHistory;
 use crate::ruleset::catalogue::{Catalogue, CodeInfo};
-use crate::ruleset::policy::Policy;
+use crate::ruleset::policy::{ActiveRule, Policy};
 
-/// One thing a rule found: the line it is about (None = the claim) and what to fix.
-pub struct Finding {
-    pub line_number: Option<i32>,
-    pub message: String,
+/// The reasons the rules found, in the order they found them.
+pub struct Findings<'c> {
+    pub reasons: Vec<Reason<'c>>,
+    /// The rule running: its reasons are for it.
+    pub rule: Option<&'c ActiveRule>,
+    /// False: the messages are left empty. A decision that is only compared with another
+    /// (a shadow rule set's, `replay --diff`) needs none, and formatting them was ~8 % of
+    /// `decide` (perf, 5-line claims).
+    pub messages: bool,
 }
 
-pub type Findings = Vec<Finding>;
-
-fn found(out: &mut Findings, line_number: Option<i32>, message: String) {
-    out.push(Finding {
+/// A reason of the running rule: the line it is about (None = the claim) and what to fix.
+fn found(out: &mut Findings, line_number: Option<i32>, message: impl FnOnce() -> String) {
+    let message = if out.messages {
+        message()
+    } else {
+        String::new()
+    };
+    out.reasons.push(Reason {
+        rule: out.rule,
         line_number,
         message,
     });

@@ -10,10 +10,12 @@ pub fn units_invalid(ctx: &Context, out: &mut Findings) {
         let units = line.units;
         // Written so that NaN and infinity fail too.
         if !(units > 0.0 && units.is_finite() && units.fract() == 0.0) {
-            let message = format!(
-                "Units {} are not a whole number greater than 0.",
-                number(units)
-            );
+            let message = || {
+                format!(
+                    "Units {} are not a whole number greater than 0.",
+                    number(units)
+                )
+            };
             found(out, Some(line.number), message);
         }
     }
@@ -23,14 +25,16 @@ pub fn units_per_diem(ctx: &Context, out: &mut Findings) {
     for line in ctx.lines.iter().filter(|l| l.info.kind == Kind::PerDiem) {
         let Some(days) = line.days else { continue };
         if line.units != f64::from(days) {
-            let message = format!(
-                "{} is billed per day: {} to {} is {} day(s), but {} unit(s) were billed.",
-                line.code,
-                iso_date(line.date_from),
-                iso_date(line.date_to),
-                days,
-                number(line.units)
-            );
+            let message = || {
+                format!(
+                    "{} is billed per day: {} to {} is {} day(s), but {} unit(s) were billed.",
+                    line.code,
+                    iso_date(line.date_from),
+                    iso_date(line.date_to),
+                    days,
+                    number(line.units)
+                )
+            };
             found(out, Some(line.number), message);
         }
     }
@@ -43,13 +47,15 @@ pub fn gcode_single_day(ctx: &Context, out: &mut Findings) {
         .filter(|l| l.info.kind == Kind::HitProfessional)
     {
         if line.days.is_some_and(|days| days > 1) {
-            let message = format!(
-                "{} is paid per infusion drug administration day; bill each visit day on its own \
-                 line instead of {} to {}.",
-                line.code,
-                iso_date(line.date_from),
-                iso_date(line.date_to)
-            );
+            let message = || {
+                format!(
+                    "{} is paid per infusion drug administration day; bill each visit day on its \
+                     own line instead of {} to {}.",
+                    line.code,
+                    iso_date(line.date_from),
+                    iso_date(line.date_to)
+                )
+            };
             found(out, Some(line.number), message);
         }
     }
@@ -64,12 +70,14 @@ pub fn gcode_category_per_day(ctx: &Context, out: &mut Findings) {
             earlier.info.hit_category == later.info.hit_category && later.overlaps(earlier)
         });
         if let Some(earlier) = repeated {
-            let category = (later.info.hit_category).map_or("none".into(), |c| c.to_string());
-            let message = format!(
-                "{} repeats HIT payment category {} already billed on line {} ({}) for the same \
-                 day.",
-                later.code, category, earlier.number, earlier.code
-            );
+            let message = || {
+                let category = (later.info.hit_category).map_or("none".into(), |c| c.to_string());
+                format!(
+                    "{} repeats HIT payment category {category} already billed on line {} ({}) \
+                     for the same day.",
+                    later.code, earlier.number, earlier.code
+                )
+            };
             found(out, Some(later.number), message);
         }
     }

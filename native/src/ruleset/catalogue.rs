@@ -68,15 +68,26 @@ impl CodeInfo {
 
 pub struct Catalogue {
     pub version: String,
-    codes: HashMap<String, CodeInfo>,
+    /// By `key`.
+    codes: HashMap<u64, CodeInfo>,
     defaults: HashMap<char, CodeInfo>,
     other: CodeInfo,
+}
+
+/// A listed code (5 characters, `codes::expand_codes`) as a number, None for any other text.
+/// Hashing and comparing a number instead of a string cut `lookup` from ~8 % of `decide` to
+/// ~3.5 % (perf, 5-line claims: the string's hash and a `memcmp` call per lookup).
+fn key(code: &str) -> Option<u64> {
+    let five: [u8; 5] = code.as_bytes().try_into().ok()?;
+    let mut eight = [0; 8];
+    eight[..5].copy_from_slice(&five);
+    Some(u64::from_le_bytes(eight))
 }
 
 impl Catalogue {
     /// A normalised code's entry, else its first letter's default, else "other".
     pub fn lookup(&self, code: &str) -> &CodeInfo {
-        if let Some(info) = self.codes.get(code) {
+        if let Some(info) = key(code).and_then(|key| self.codes.get(&key)) {
             return info;
         }
         code.chars()
@@ -186,10 +197,10 @@ pub fn compile(file: &CatalogueFile) -> Result<Catalogue, String> {
     let codes = codes
         .into_iter()
         .map(|(code, info)| {
-            let info = info.seal(&code);
-            (code, info)
+            let key = key(&code).ok_or_else(|| format!("'{code}' is not a 5-character code"))?;
+            Ok((key, info.seal(&code)))
         })
-        .collect();
+        .collect::<Result<_, String>>()?;
     let defaults = defaults
         .into_iter()
         .map(|(first, info)| (first, info.seal(&first.to_string())))
