@@ -23,6 +23,9 @@ from consumer.stream.txn import BoundedProducer, StuckCall
 
 Key = tuple[str, int]
 
+# Records of a batch decided, then produced, at a time (see _produce_decisions).
+PRODUCE_PART = 500
+
 
 class Committing:
     settings: Settings
@@ -72,17 +75,21 @@ class Committing:
         self._produce_changelog()
 
     def _produce_decisions(self, records: list[Message]) -> None:
-        """The batch's decisions and dead letters, and the shadow rule set's disagreements."""
+        """The batch's decisions and dead letters, and the shadow rule set's disagreements.
+        Decided and produced a part at a time, so librdkafka's threads send the first parts
+        while this one decides the rest, and the commit's flush finds less to wait for."""
         produce = self.producer.produce  # the per-record loop: no call it does not need
-        for msg, (topic, value, headers) in zip(
-            records, self.processor.process_batch(records), strict=True
-        ):
-            if not topic:  # a re-sent event, or a dead letter replayed from the DLQ
-                continue
-            try:
-                produce(topic, value, msg.key(), headers=headers)
-            except BufferError:
-                self._produce_when_room(topic, value, msg.key(), headers)
+        for start in range(0, len(records), PRODUCE_PART):
+            part = records[start : start + PRODUCE_PART]
+            for msg, (topic, value, headers) in zip(
+                part, self.processor.process_batch(part), strict=True
+            ):
+                if not topic:  # a re-sent event, or a dead letter replayed from the DLQ
+                    continue
+                try:
+                    produce(topic, value, msg.key(), headers=headers)
+                except BufferError:
+                    self._produce_when_room(topic, value, msg.key(), headers)
         shadow_topic = self.settings.shadow.topic
         if shadow_topic:
             for shadowed, record in self.processor.shadow_records:
