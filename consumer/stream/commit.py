@@ -23,7 +23,9 @@ from consumer.stream.txn import BoundedProducer, StuckCall
 
 Key = tuple[str, int]
 
-# Records of a batch decided, then produced, at a time (see _produce_decisions).
+# Records of a batch decided, then produced, at a time (see _produce_decisions). 500 against
+# the whole batch (2,000 at full load): 1.09x the throughput, 0.91 cores against 0.81 (bench,
+# 5 paired rounds, 5-line claims). A smaller batch is one part: light load is unchanged.
 PRODUCE_PART = 500
 
 
