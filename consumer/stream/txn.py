@@ -85,7 +85,7 @@ class BoundedProducer:
 
     def call(self, what: str, fn: Callable[[], Any], seconds: float) -> Any:
         """`fn()` on the worker; its result, or its exception, or StuckCall after `seconds`."""
-        return self.wait(self.start(what, fn), what, seconds)
+        return self.wait(self.start(what, fn), seconds)
 
     def start(self, what: str, fn: Callable[[], Any]) -> _Job:
         """Queue `fn()` on the worker and return at once (`wait` for it). Jobs run one at a
@@ -96,10 +96,10 @@ class BoundedProducer:
         self._jobs.put(job)
         return job
 
-    def wait(self, job: _Job, what: str, seconds: float) -> Any:
+    def wait(self, job: _Job, seconds: float) -> Any:
         """`job`'s result, or its exception, or StuckCall after `seconds`."""
-        if not job.done.wait(seconds) and self._abandon(job, what):
-            raise StuckCall(what, seconds)
+        if not job.done.wait(seconds) and self._abandon(job, job.what):
+            raise StuckCall(job.what, seconds)
         if job.error is not None:
             raise job.error
         return job.result
