@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
@@ -72,25 +71,17 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, stop)
     consumer.subscribe([args.input])
     output, produce = args.output, producer.produce
-    # The validator's transaction order (consumer.stream.txn.BoundedProducer.send_offsets):
-    # the batch's offsets are added on a thread of their own while the records are produced.
-    worker = ThreadPoolExecutor(1)
     try:
         while not stopping:
             messages = consumer.consume(batch_size, timeout)
             if not messages:
                 continue
             nxt: dict[tuple[str, int], int] = {}
+            if exactly_once:
+                producer.begin_transaction()
             for msg in messages:
                 if msg.error() is not None:
                     raise KafkaException(msg.error())
-                nxt[(msg.topic(), msg.partition())] = msg.offset() + 1
-            offsets = [TopicPartition(t, p, o) for (t, p), o in nxt.items()]
-            if exactly_once:
-                producer.begin_transaction()
-                group = consumer.consumer_group_metadata()
-                sent = worker.submit(producer.send_offsets_to_transaction, offsets, group)
-            for msg in messages:
                 headers = None
                 if args.trace_source:
                     headers = [
@@ -103,8 +94,10 @@ def main(argv: list[str] | None = None) -> int:
                         break
                     except BufferError:
                         producer.poll(0.1)
+                nxt[(msg.topic(), msg.partition())] = msg.offset() + 1
+            offsets = [TopicPartition(t, p, o) for (t, p), o in nxt.items()]
             if exactly_once:
-                sent.result()
+                producer.send_offsets_to_transaction(offsets, consumer.consumer_group_metadata())
                 producer.commit_transaction()
             else:
                 producer.flush()
@@ -112,7 +105,6 @@ def main(argv: list[str] | None = None) -> int:
                     raise KafkaException(errors[0])
                 consumer.commit(offsets=offsets, asynchronous=False)
     finally:
-        worker.shutdown()
         consumer.close()
         producer.flush(10)
     return 0

@@ -23,11 +23,6 @@ from consumer.stream.txn import BoundedProducer, StuckCall
 
 Key = tuple[str, int]
 
-# Records of a batch decided, then produced, at a time (see _produce_decisions). 500 against
-# the whole batch (2,000 at full load): 1.09x the throughput, 0.91 cores against 0.81 (bench,
-# 5 paired rounds, 5-line claims). A smaller batch is one part: light load is unchanged.
-PRODUCE_PART = 500
-
 
 class Committing:
     settings: Settings
@@ -77,21 +72,17 @@ class Committing:
         self._produce_changelog()
 
     def _produce_decisions(self, records: list[Message]) -> None:
-        """The batch's decisions and dead letters, and the shadow rule set's disagreements.
-        Decided and produced a part at a time, so librdkafka's threads send the first parts
-        while this one decides the rest, and the commit's flush finds less to wait for."""
+        """The batch's decisions and dead letters, and the shadow rule set's disagreements."""
         produce = self.producer.produce  # the per-record loop: no call it does not need
-        for start in range(0, len(records), PRODUCE_PART):
-            part = records[start : start + PRODUCE_PART]
-            for msg, (topic, value, headers) in zip(
-                part, self.processor.process_batch(part), strict=True
-            ):
-                if not topic:  # a re-sent event, or a dead letter replayed from the DLQ
-                    continue
-                try:
-                    produce(topic, value, msg.key(), headers=headers)
-                except BufferError:
-                    self._produce_when_room(topic, value, msg.key(), headers)
+        for msg, (topic, value, headers) in zip(
+            records, self.processor.process_batch(records), strict=True
+        ):
+            if not topic:  # a re-sent event, or a dead letter replayed from the DLQ
+                continue
+            try:
+                produce(topic, value, msg.key(), headers=headers)
+            except BufferError:
+                self._produce_when_room(topic, value, msg.key(), headers)
         shadow_topic = self.settings.shadow.topic
         if shadow_topic:
             for shadowed, record in self.processor.shadow_records:
@@ -143,14 +134,10 @@ class Committing:
                     ) from None
 
     def _transact(self, records: list[Message], nxt: dict[Key, int]) -> None:
-        """The batch in one transaction: its offsets are added first, on the producer's worker,
-        while this thread decides and produces (see BoundedProducer.send_offsets)."""
         self.producer.begin_transaction()
-        offsets = [TopicPartition(t, p, o) for (t, p), o in nxt.items()]
-        group = self.consumer.consumer_group_metadata()
-        sent = self.producer.send_offsets(offsets, group, self._txn_timeout)
         self._produce_all(records)
-        self.producer.commit(sent, self._txn_timeout)
+        offsets = [TopicPartition(t, p, o) for (t, p), o in nxt.items()]
+        self.producer.commit(offsets, self.consumer.consumer_group_metadata(), self._txn_timeout)
         self.metrics.transactions.labels("committed").inc()
 
     def _deliver_then_commit(self, records: list[Message], nxt: dict[Key, int]) -> None:

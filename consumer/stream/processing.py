@@ -185,15 +185,13 @@ class ClaimProcessor:
         # False when replaying the DLQ itself: what still cannot be decoded is counted and left
         # in place rather than appended to the same topic again.
         self.keep_dead_letters = keep_dead_letters
-        # With a shadow rule set: the batch's disagreements so far, (input message, JSON
-        # value), for the pipeline to write to the shadow topic in the batch's transaction.
+        # With a shadow rule set: the last batch's disagreements, (input message, JSON value),
+        # for the pipeline to write to the shadow topic in the batch's transaction.
         self.shadow_records: list[tuple[KafkaRecord, bytes]] = []
 
     def process_batch(self, records: Sequence[KafkaRecord]) -> list[Produced]:
         """(topic, value, headers) for each record, in order; the key is the record's own. A
-        re-sent event gets an empty topic: nothing is written for it. A batch may be handed
-        over in parts, in order: its counts and shadow records add up until `committed` or
-        `abandoned`."""
+        re-sent event gets an empty topic: nothing is written for it."""
         results: list[Produced] = []
         start = 0
         while True:
@@ -212,7 +210,7 @@ class ClaimProcessor:
         self.tally.add_resent(counts["resent"])
         if "shadow" in counts:
             self.tally.add_shadow(counts["shadow"])
-            self.shadow_records += self.decider.take_shadow()
+            self.shadow_records = self.decider.take_shadow()
         return results
 
     def committed(self, metrics: Metrics) -> None:
@@ -220,7 +218,6 @@ class ClaimProcessor:
         if self.history is not None:
             self.history.commit()
         self.tally.publish(metrics)
-        self.shadow_records = []
 
     def abandoned(self) -> None:
         """The batch was not committed (it will be read and decided again): forget its

@@ -54,7 +54,6 @@ class CommitFailed(Exception):  # noqa: N818
 @dataclass(eq=False, slots=True)
 class _Job:
     fn: Callable[[], Any]
-    what: str
     done: threading.Event = field(default_factory=threading.Event)
     result: Any = None
     error: BaseException | None = None
@@ -74,7 +73,6 @@ class BoundedProducer:
         self.poll = self.producer.poll
         self.abandoned = False
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
-        self._last: _Job | None = None  # the call started last
         self._thread = threading.Thread(target=self._work, name=name, daemon=True)
         self._thread.start()
 
@@ -85,21 +83,12 @@ class BoundedProducer:
 
     def call(self, what: str, fn: Callable[[], Any], seconds: float) -> Any:
         """`fn()` on the worker; its result, or its exception, or StuckCall after `seconds`."""
-        return self.wait(self.start(what, fn), seconds)
-
-    def start(self, what: str, fn: Callable[[], Any]) -> _Job:
-        """Queue `fn()` on the worker and return at once (`wait` for it). Jobs run one at a
-        time, in order: a later call starts only once this one has returned."""
         if self.abandoned:
             raise StuckCall(what, 0)
-        job = self._last = _Job(fn, what)
+        job = _Job(fn)
         self._jobs.put(job)
-        return job
-
-    def wait(self, job: _Job, seconds: float) -> Any:
-        """`job`'s result, or its exception, or StuckCall after `seconds`."""
-        if not job.done.wait(seconds) and self._abandon(job, job.what):
-            raise StuckCall(job.what, seconds)
+        if not job.done.wait(seconds) and self._abandon(job, what):
+            raise StuckCall(what, seconds)
         if job.error is not None:
             raise job.error
         return job.result
@@ -121,29 +110,13 @@ class BoundedProducer:
             timeout + GRACE_SECONDS,
         )
 
-    def send_offsets(self, offsets: list[TopicPartition], group: Any, timeout: float) -> _Job:
-        """Start adding the batch's input offsets to the open transaction, on the worker, and
-        return at once: the caller decides and produces the batch meanwhile, and `commit` waits
-        for it. It was half of the worker's time in the commit (bench profile, 5-line claims:
-        312 samples in send_offsets_to_transaction, 273 in commit_transaction): AddOffsetsToTxn
-        answers CONCURRENT_TRANSACTIONS until the previous transaction's markers are written,
-        then TxnOffsetCommit is a second round trip. produce() is not a transactional call and
-        may run beside it."""
-        return self.start(
-            "send_offsets_to_transaction",
-            lambda: self.producer.send_offsets_to_transaction(offsets, group, timeout),
-        )
-
-    def commit(self, sent: _Job, timeout: float) -> None:
-        """Commit the transaction once `sent` (its `send_offsets`) has returned, within
-        `timeout` (plus the grace) in all; CommitFailed otherwise, also when the offsets could
-        not be added."""
+    def commit(self, offsets: list[TopicPartition], group: Any, timeout: float) -> None:
+        """Add the consumer offsets to the transaction and commit it, within `timeout` (plus
+        the grace) in all; CommitFailed otherwise."""
         deadline = time.monotonic() + timeout
 
-        def commit_when_sent() -> None:
-            # `sent` ran before this job on the same worker, so it has returned.
-            if sent.error is not None:
-                raise sent.error
+        def send_and_commit() -> None:
+            self.producer.send_offsets_to_transaction(offsets, group, timeout)
             while True:
                 try:
                     # A timed-out commit may be called again: it resumes, never commits twice.
@@ -156,7 +129,7 @@ class BoundedProducer:
         try:
             self.call(
                 "send_offsets_to_transaction/commit_transaction",
-                commit_when_sent,
+                send_and_commit,
                 timeout + GRACE_SECONDS,
             )
         except KafkaException as exc:
@@ -178,16 +151,6 @@ class BoundedProducer:
         timeout)."""
         if self.abandoned:
             return  # its worker closes it when (if) the call returns
-        # A call nobody waited for (a batch's send_offsets when the batch failed first) and
-        # still not back: counted as stuck until it returns, as a call that overran its bound.
-        running = self._last
-        if (
-            running is not None
-            and not wait
-            and not running.done.wait(GRACE_SECONDS)
-            and self._abandon(running, f"{running.what} (still running at close)")
-        ):
-            return
         self._jobs.put(None)
         if wait:
             self._thread.join(wait)
@@ -200,7 +163,7 @@ class BoundedProducer:
             self.abandoned = True
             BoundedProducer.stuck += 1
         self._jobs.put(None)  # the worker closes the producer once the call returns
-        log.error("producer abandoned", extra={"call": what})
+        log.error("producer abandoned: a call overran its bound", extra={"call": what})
         return True
 
     def _work(self) -> None:

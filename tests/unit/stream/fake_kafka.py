@@ -99,19 +99,13 @@ class FakeConsumer:
 @dataclass
 class FakeProducer:
     """One producer instance; `commit_failures` are raised by the next commits, in order.
-    `block` makes send_offsets_to_transaction hang until it is set (a stuck librdkafka call);
-    with `produce_unblocks`, the first produce() sets it, once send_offsets has started (or
-    after 2 s).
-    `events` is the order of send_offsets' start and end and the produce() calls."""
+    `block` makes send_offsets_to_transaction hang until it is set (a stuck librdkafka call)."""
 
     commit_failures: list[Exception] = field(default_factory=list)
     produced: list[str] = field(default_factory=list)
     calls: list[str] = field(default_factory=list)
     block: threading.Event | None = None
-    produce_unblocks: bool = False
     closed: bool = False
-    events: list[str] = field(default_factory=list)
-    _sending: threading.Event = field(default_factory=threading.Event)
 
     def init_transactions(self, timeout: float) -> None:
         self.calls.append("init")
@@ -121,21 +115,14 @@ class FakeProducer:
 
     def produce(self, topic: str, value: bytes, key: bytes | None, headers: Any = None) -> None:
         self.produced.append(topic)
-        if self.produce_unblocks and self.block is not None and not self.block.is_set():
-            self._sending.wait(2.0)
-            self.block.set()
-        self.events.append("produce")
 
     def poll(self, timeout: float = 0) -> int:
         return 0
 
     def send_offsets_to_transaction(self, offsets: Any, group: Any, timeout: float) -> None:
         self.calls.append("send_offsets")
-        self.events.append("send_offsets started")
-        self._sending.set()
         if self.block is not None:
             self.block.wait()
-        self.events.append("send_offsets returned")
 
     def commit_transaction(self, timeout: float = -1) -> None:
         self.calls.append("commit")

@@ -114,26 +114,6 @@ def test_a_stuck_send_offsets_is_abandoned_and_the_batch_recovered_in_the_proces
     assert BoundedProducer.stuck == 0
 
 
-def test_a_batch_is_produced_while_its_offsets_are_added_to_the_transaction(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    registry = CollectorRegistry()
-    records = batch()
-    # send_offsets returns only once a record of the batch is produced: a loop that added
-    # the offsets only after producing would produce first (the fake's produce() waits 2 s
-    # for send_offsets to start, then goes on), and the order below would differ.
-    producer = FakeProducer(block=threading.Event(), produce_unblocks=True)
-    pipeline = run_pipeline(
-        monkeypatch, registry, FakeConsumer([records]), producer, transaction_timeout_ms=1000
-    )
-    assert pipeline.processed == len(records)
-    events = producer.events
-    assert events[0] == "send_offsets started"
-    assert events.index("produce") < events.index("send_offsets returned")
-    assert producer.calls == ["init", "begin", "send_offsets", "commit"]
-    assert _transactions(registry, "committed") == 1
-
-
 def test_a_bounded_call_returns_its_result_or_raises_its_error(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
