@@ -6,6 +6,12 @@
 //! (`commit`); an aborted batch is decided again from the history as it was (`abort`). The
 //! pending changes are also the batch's changelog records, one per member however many of
 //! its claims the batch held.
+//!
+//! The loop decides the next batch while the last one's transaction commits, so pending
+//! changes come in two layers: `seal` closes the batch whose changelog was produced (its
+//! transaction is committing), and the next batch's changes open a layer above it.
+//! `commit_sealed` makes the sealed layer the history once its transaction committed; an abort
+//! forgets both (the next batch was decided on top of the failed one, so it is re-read too).
 
 use std::borrow::Cow;
 use std::hash::BuildHasher;
@@ -104,6 +110,9 @@ pub struct PartitionStore {
     /// This batch's changes: None deletes the member.
     pending: FxHashMap<Box<[u8]>, Option<Entry>>,
     pending_newest: Option<i32>,
+    /// The changes of the batch whose transaction is committing (`seal`).
+    sealed: FxHashMap<Box<[u8]>, Option<Entry>>,
+    sealed_newest: Option<i32>,
 }
 
 /// One changelog record: key and value (None: a tombstone).
@@ -117,6 +126,8 @@ impl PartitionStore {
             newest_day: i32::MIN,
             pending: FxHashMap::default(),
             pending_newest: None,
+            sealed: FxHashMap::default(),
+            sealed_newest: None,
         }
     }
 
@@ -125,7 +136,9 @@ impl PartitionStore {
     }
 
     fn newest(&self) -> i32 {
-        self.pending_newest.unwrap_or(self.newest_day)
+        (self.pending_newest)
+            .or(self.sealed_newest)
+            .unwrap_or(self.newest_day)
     }
 
     fn cutoff(&self) -> i32 {
@@ -139,8 +152,8 @@ impl PartitionStore {
     /// The member's history as this batch left it so far.
     pub fn get(&self, member: &str) -> MemberHistory {
         let key = member.as_bytes();
-        let entry = match self.pending.get(key) {
-            Some(pending) => pending.as_ref(),
+        let entry = match self.pending.get(key).or_else(|| self.sealed.get(key)) {
+            Some(changed) => changed.as_ref(),
             None => self.find(key),
         };
         entry.map(Entry::history).unwrap_or_default()
@@ -160,8 +173,14 @@ impl PartitionStore {
     /// Retention over every member, when the newest date of service moved on.
     fn expire_all(&mut self) {
         let cutoff = self.cutoff();
+        let changed = |key: &[u8]| self.pending.contains_key(key) || self.sealed.contains_key(key);
+        let sealed = (self.sealed.iter())
+            .filter(|(key, _)| !self.pending.contains_key(&key[..]))
+            .filter_map(|(_, entry)| entry.as_ref());
         let stale: Vec<&Entry> = (self.members.iter())
-            .filter(|e| e.oldest() < cutoff && !self.pending.contains_key(e.key()))
+            .filter(|e| !changed(e.key()))
+            .chain(sealed)
+            .filter(|e| e.oldest() < cutoff)
             .collect();
         let mut expired = Vec::with_capacity(stale.len());
         for entry in stale {
@@ -200,17 +219,36 @@ impl PartitionStore {
             .collect()
     }
 
-    /// The batch is committed: its changes become the history.
-    pub fn commit(&mut self) {
-        for (key, value) in std::mem::take(&mut self.pending) {
+    /// The batch's changelog is produced and its transaction commits: later changes belong
+    /// to the next batch.
+    pub fn seal(&mut self) {
+        if self.sealed.is_empty() {
+            std::mem::swap(&mut self.sealed, &mut self.pending);
+        } else {
+            self.sealed.extend(self.pending.drain());
+        }
+        if let Some(newest) = self.pending_newest.take() {
+            self.sealed_newest = Some(newest);
+        }
+    }
+
+    /// The sealed batch is committed: its changes become the history.
+    pub fn commit_sealed(&mut self) {
+        for (key, value) in std::mem::take(&mut self.sealed) {
             match value {
                 Some(entry) => self.set(entry),
                 None => self.remove(&key),
             }
         }
-        if let Some(newest) = self.pending_newest.take() {
+        if let Some(newest) = self.sealed_newest.take() {
             self.newest_day = newest;
         }
+    }
+
+    /// Every change is committed (a loop that never decides ahead of a commit).
+    pub fn commit(&mut self) {
+        self.seal();
+        self.commit_sealed();
     }
 
     fn set(&mut self, entry: Entry) {
@@ -229,10 +267,12 @@ impl PartitionStore {
         }
     }
 
-    /// The batch is aborted: forget its changes.
+    /// The batch is aborted: forget its changes, and the next batch's decided on top of them.
     pub fn abort(&mut self) {
         self.pending.clear();
         self.pending_newest = None;
+        self.sealed.clear();
+        self.sealed_newest = None;
     }
 
     /// One changelog record read back while the partition is restored (the latest record of
@@ -258,69 +298,4 @@ impl PartitionStore {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::super::{PastClaim, PastEvent};
-    use super::*;
-
-    fn history(event: &str, claim: &str, day: i32) -> MemberHistory {
-        MemberHistory {
-            events: vec![PastEvent {
-                event_id: event.into(),
-                last_day: day,
-            }],
-            claims: vec![PastClaim {
-                claim_id: claim.into(),
-                last_day: day,
-                lines: Vec::new(),
-            }],
-        }
-    }
-
-    #[test]
-    fn changes_wait_for_the_commit_and_an_abort_forgets_them() {
-        let mut store = PartitionStore::new(400);
-        store.put("M1", history("e1", "C1", 100), 100);
-        assert!(store.get("M1").has_event("e1"));
-        store.abort();
-        assert!(store.get("M1").is_empty());
-        store.put("M1", history("e1", "C1", 100), 100);
-        assert_eq!(store.changelog().len(), 2); // the partition's record and M1
-        store.commit();
-        assert!(store.get("M1").has_event("e1"));
-        assert!(store.changelog().is_empty());
-    }
-
-    #[test]
-    fn retention_counts_from_the_newest_date_of_service_seen() {
-        let mut store = PartitionStore::new(400);
-        store.put("OLD", history("e1", "C1", 100), 100);
-        store.commit();
-        store.put("NEW", history("e2", "C2", 500), 500); // day 100 is exactly 400 days back
-        store.commit();
-        assert!(store.get("OLD").has_event("e1"));
-        store.put("NEW", history("e3", "C3", 501), 501);
-        let tombstone = (b"OLD".to_vec(), None);
-        assert!(store.changelog().contains(&tombstone));
-        store.commit();
-        assert!(store.get("OLD").is_empty());
-        assert_eq!(store.members(), 1);
-    }
-
-    #[test]
-    fn a_restored_partition_is_the_partition_that_wrote_the_changelog() {
-        let mut live = PartitionStore::new(400);
-        live.put("M1", history("e1", "C1", 200), 200);
-        live.put("M2", history("e2", "C2", 300), 300);
-        let records = live.changelog();
-        live.commit();
-        let mut restored = PartitionStore::new(400);
-        for (key, value) in &records {
-            assert!(restored.restore(key, value.as_deref()));
-        }
-        assert_eq!(restored.newest_day, live.newest_day);
-        assert_eq!(restored.get("M2"), live.get("M2"));
-        assert!(restored.restore(b"M2", None));
-        assert!(restored.get("M2").is_empty());
-        assert!(!restored.restore(b"M3", Some(b"\x09garbage")));
-    }
-}
+mod tests;

@@ -123,12 +123,26 @@ impl History {
         records
     }
 
-    /// The batch is committed: its changes become the history.
+    /// Every change is committed: it becomes the history.
     fn commit(&mut self) {
         self.commit_all();
     }
 
-    /// The batch is aborted: forget its changes.
+    /// The batch's changelog is produced: later changes belong to the next batch, decided
+    /// while this one's transaction commits.
+    fn seal(&mut self) {
+        self.stores.values_mut().for_each(PartitionStore::seal);
+    }
+
+    /// The sealed batch is committed: its changes become the history (the next batch's stay
+    /// pending).
+    fn commit_sealed(&mut self) {
+        self.stores
+            .values_mut()
+            .for_each(PartitionStore::commit_sealed);
+    }
+
+    /// The batch is aborted: forget its changes (sealed or not).
     fn abort(&mut self) {
         self.stores.values_mut().for_each(PartitionStore::abort);
     }
