@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 
 import orjson
 from confluent_kafka import Consumer, TopicPartition
@@ -35,6 +36,7 @@ class Callbacks:
     waiting_since: float | None
     changelog_topic: str | None
     restoring: set[int]
+    _settle: Callable[[], None]
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self.metrics.rebalances.labels("assign").inc()
@@ -80,9 +82,11 @@ class Callbacks:
         )
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._settle()  # the commit in flight first: a revoke never finds an open transaction
         self._drop(partitions, "revoke")
 
     def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._settle()  # it fails (another member owns them now) and is recovered, not left open
         self._drop(partitions, "lost")
 
     def _drop(self, partitions: list[TopicPartition], kind: str) -> None:

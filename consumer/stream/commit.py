@@ -1,8 +1,10 @@
 """How the Kafka loop writes a batch and commits it (SPEC §5), under either guarantee.
 
 `exactly_once` (the default): the batch's decisions, dead letters, shadow records and claim
-history changes, and its input offsets, in one transaction. `at_least_once`: the decisions
-delivered, then the history's changes, then the offsets committed by the consumer.
+history changes, and its input offsets, in one transaction, whose commit runs on the
+producer's worker while the loop decides the next batch (`_transact`, then `_settle`).
+`at_least_once`: the decisions delivered, then the history's changes, then the offsets
+committed by the consumer.
 
 A mixin of `consumer.stream.pipeline.Pipeline`; the attributes below are the Pipeline's.
 """
@@ -10,16 +12,19 @@ A mixin of `consumer.stream.pipeline.Pipeline`; the attributes below are the Pip
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from consumer.errors import KafkaSetupError
 from consumer.settings import Settings
+from consumer.stream.batch import Batch, InFlight
 from consumer.stream.clients import producer_config
 from consumer.stream.dlq import Headers
 from consumer.stream.metrics import Metrics
-from consumer.stream.processing import ClaimProcessor
-from consumer.stream.txn import BoundedProducer, StuckCall
+from consumer.stream.processing import ClaimProcessor, Produced
+from consumer.stream.txn import BoundedProducer, CommitFailed, StuckCall
+from consumer.stream.watchdog import Watchdog
 
 Key = tuple[str, int]
 
@@ -36,6 +41,12 @@ class Committing:
     _transactions_started: bool
     _largest_record: int
     _delivery_errors: list[KafkaError]
+    watchdog: Watchdog
+    _step_limit: float
+    _in_flight: InFlight | None
+    _failed: dict[Key, int] | None
+    _recover_commit: Callable[[CommitFailed, Batch], bool]
+    _finish: Callable[[Batch], None]
 
     def _on_delivery(self, error: KafkaError | None, _msg: object) -> None:
         if error is not None:
@@ -66,17 +77,17 @@ class Committing:
             raise KafkaSetupError(f"cannot start transactions: {exc}") from exc
         self._transactions_started = True
 
-    def _produce_all(self, records: list[Message]) -> None:
-        """Everything a batch writes, for its transaction."""
-        self._produce_decisions(records)
+    def _produce_all(self, batch: Batch, outputs: list[Produced]) -> None:
+        """Everything a batch writes, for its transaction; then its history changes are
+        sealed (the next batch's go above them) and its counts kept for its commit."""
+        self._produce_decisions(batch.records, outputs)
         self._produce_changelog()
+        batch.tally = self.processor.seal()
 
-    def _produce_decisions(self, records: list[Message]) -> None:
+    def _produce_decisions(self, records: list[Message], outputs: list[Produced]) -> None:
         """The batch's decisions and dead letters, and the shadow rule set's disagreements."""
         produce = self.producer.produce  # the per-record loop: no call it does not need
-        for msg, (topic, value, headers) in zip(
-            records, self.processor.process_batch(records), strict=True
-        ):
+        for msg, (topic, value, headers) in zip(records, outputs, strict=True):
             if not topic:  # a re-sent event, or a dead letter replayed from the DLQ
                 continue
             try:
@@ -133,24 +144,46 @@ class Committing:
                         KafkaError(KafkaError._QUEUE_FULL, "producer queue still full")
                     ) from None
 
-    def _transact(self, records: list[Message], nxt: dict[Key, int]) -> None:
-        self.producer.begin_transaction()
-        self._produce_all(records)
-        offsets = [TopicPartition(t, p, o) for (t, p), o in nxt.items()]
-        self.producer.commit(offsets, self.consumer.consumer_group_metadata(), self._txn_timeout)
-        self.metrics.transactions.labels("committed").inc()
+    def _transact(self, batch: Batch, outputs: list[Produced]) -> None:
+        """Produce the decided batch in a transaction and start its commit."""
+        producer = self.producer
+        producer.begin_transaction()
+        self._produce_all(batch, outputs)
+        offsets = [TopicPartition(t, p, o) for (t, p), o in batch.nxt.items()]
+        metadata = self.consumer.consumer_group_metadata()
+        job = producer.start_commit(offsets, metadata, self._txn_timeout)
+        self._in_flight = InFlight(batch, producer, job)
 
-    def _deliver_then_commit(self, records: list[Message], nxt: dict[Key, int]) -> None:
+    def _settle(self) -> None:
+        """Wait for the commit in flight, if any, and finish the batch - or recover it, and
+        note its first offsets in `_failed` when it is read again (the loop drops what was
+        consumed on top of it)."""
+        in_flight, self._in_flight = self._in_flight, None
+        if in_flight is None:
+            return
+        batch = in_flight.batch
+        try:
+            with self.watchdog.guard("a batch's commit", self._step_limit):
+                in_flight.producer.finish_commit(in_flight.job)
+        except CommitFailed as failure:
+            if not self._recover_commit(failure, batch):
+                self._failed = batch.first
+            return
+        self.metrics.transactions.labels("committed").inc()
+        self._finish(batch)
+
+    def _deliver_then_commit(self, batch: Batch, outputs: list[Produced]) -> None:
         """At least once: the decisions delivered, then the history's changes, then the
         offsets. A crash before the changelog is delivered decides the batch again (a second
         decision, as at-least-once allows); after it, the history knows the batch's events and
         a re-read decides none of them twice. The other order could lose a decision."""
         self._delivery_errors.clear()
-        self._produce_decisions(records)
+        self._produce_decisions(batch.records, outputs)
         self._confirm_deliveries()
         self._produce_changelog()
         self._confirm_deliveries()
-        offsets = [TopicPartition(t, p, o) for (t, p), o in nxt.items()]
+        batch.tally = self.processor.seal()
+        offsets = [TopicPartition(t, p, o) for (t, p), o in batch.nxt.items()]
         self.consumer.commit(offsets=offsets, asynchronous=False)
 
     def _confirm_deliveries(self) -> None:

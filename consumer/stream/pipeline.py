@@ -2,10 +2,16 @@
 one transaction per batch (exactly-once), or with offsets committed after delivery
 (at-least-once).
 
-Rebalance callbacks only run inside `consume()`, and a batch's transaction is always committed
-or aborted before the next `consume()`, so a revoke never finds an open transaction; a batch
-whose partitions moved during it fails to commit (the group generation changed), is aborted,
-and the new owner decides those records instead.
+Under exactly-once the loop decides the next batch while the last one's transaction commits
+(its commit runs on the producer's worker): consume batch N+1, decide it, wait for N's commit,
+then produce N+1 and start its commit. Nothing of N+1 is produced before N's commit returned,
+and N+1's claim history is a layer above N's (`History.seal`), so a failed N takes N+1 with
+it: both are dropped and re-read. A revoke never finds an open transaction: rebalance callbacks
+only run inside `consume()`, and the revoke callback first waits for the commit in flight
+(committed or recovered) before the partitions go. A batch whose partitions moved during it
+fails to commit (the group generation changed), is aborted, and the new owner decides those
+records instead. A replay (bounded run) and at-least-once commit each batch before the next
+`consume()`.
 
 Failures are recovered in the process (SPEC §10): every call that waits on a broker is bounded
 (`consumer.stream.txn`), a failed batch is aborted - or, when its commit's outcome is unknown, the
@@ -31,6 +37,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Topic
 
 from consumer.codec.registry import SchemaRegistryUnavailableError
 from consumer.settings import Settings
+from consumer.stream.batch import Batch, InFlight
 from consumer.stream.callbacks import Callbacks
 from consumer.stream.clients import consumer_config
 from consumer.stream.commit import Committing
@@ -97,6 +104,11 @@ class Pipeline(Recovery, Callbacks, Committing):
         self._delivery_errors: list[KafkaError] = []
         self._txn_timeout = settings.processing.transaction_timeout_ms / 1000
         self._step_limit = STUCK_AFTER_TRANSACTION_TIMEOUTS * self._txn_timeout
+        self._in_flight: InFlight | None = None
+        # The first offsets of a batch whose commit failed after the next batch was consumed
+        # (in a revoke, or before the next one was produced): what was consumed on top of it is
+        # dropped and re-read.
+        self._failed: dict[Key, int] | None = None
         self.watchdog = watchdog or Watchdog()
         self._largest_record = largest_record
         self.changelog_topic = changelog_topic if processor.history is not None else None
@@ -149,17 +161,29 @@ class Pipeline(Recovery, Callbacks, Committing):
     def _loop(self) -> None:
         batch_size = self.settings.processing.batch_size
         timeout = self.settings.processing.batch_timeout_ms / 1000
+        # Deciding ahead of a commit needs the transaction; a replay pauses partitions by
+        # committed positions after each batch, so it commits each batch first.
+        overlap = self.exactly_once and self.bounds is None
         try:
             self.start_transactions()
             while not self._stopping and not (self.stop_when and self.stop_when()):
+                # A commit that fails from here on (in a revoke callback inside consume(), or
+                # while the batch is decided) fails under what this consume() returns.
+                self._failed = None
                 messages = self.consumer.consume(batch_size, timeout)
-                if messages:
-                    self._handle_batch(messages)
+                batch = self._batch(messages) if messages else None
+                if batch is not None:
+                    self._handle_batch(batch)
+                    if not overlap:
+                        self._settle()
                 else:
-                    self.last_progress = time.time()
-                    self.metrics.last_progress.set(self.last_progress)
+                    self._settle()  # nothing to decide meanwhile: finish the commit now
+                    if not messages:
+                        self.last_progress = time.time()
+                        self.metrics.last_progress.set(self.last_progress)
                 if self.bounds is not None:
                     self.bounds.after_batch(self.consumer)
+            self._settle()
         except Interrupted:
             log.warning("stopped while recovering; the open batch was not committed")
         finally:
@@ -171,47 +195,66 @@ class Pipeline(Recovery, Callbacks, Committing):
 
     # --- one batch -------------------------------------------------------------------------
 
-    def _handle_batch(self, messages: list[Message]) -> None:
-        started = time.perf_counter()
+    def _batch(self, messages: list[Message]) -> Batch | None:
         bounds = self.bounds
         records = [m for m in messages if self._usable(m) and (not bounds or bounds.keep(m))]
         if not records:
-            return
+            return None
         first: dict[Key, int] = {}
         nxt: dict[Key, int] = {}
         for m in records:
             tp, offset = (m.topic() or "", m.partition() or 0), m.offset() or 0
             first.setdefault(tp, offset)
             nxt[tp] = offset + 1
-        if self.waiting_since is None:
-            self.waiting_since = time.monotonic()
+        return Batch(records, first, nxt, time.perf_counter(), time.monotonic())
+
+    def _handle_batch(self, batch: Batch) -> None:
+        """Decide the batch (while the last one's commit runs), then produce it and start its
+        commit once the last one is committed."""
         failure: Exception | None = None
+        try:
+            outputs = self.processor.process_batch(batch.records)
+        except DeadLetterRatioError:
+            self._settle()
+            self.processor.abandoned()
+            raise
+        except SchemaRegistryUnavailableError as exc:
+            failure, outputs = exc, []
+        self._settle()
+        if self._failed is not None:
+            # Decided on top of a batch that did not commit: drop it and read it again after
+            # that one (whose own partitions the recovery rewound already).
+            failed, self._failed = self._failed, None
+            self.processor.abandoned()
+            self._rewind({tp: o for tp, o in batch.first.items() if tp not in failed})
+            return
+        if self.waiting_since is None:
+            self.waiting_since = batch.fetched
+        if failure is not None:
+            log.warning("schema registry unavailable; retrying", extra={"error": str(failure)})
+            self.processor.abandoned()
+            self._rewind(batch.first)
+            time.sleep(REGISTRY_BACKOFF_SECONDS)
+            return
         self.watchdog.arm("a batch's transaction", self._step_limit)
         try:
             if self.exactly_once:
-                self._transact(records, nxt)
+                self._transact(batch, outputs)
             else:
-                self._deliver_then_commit(records, nxt)
-        except DeadLetterRatioError:
-            self.watchdog.disarm()
-            self._abort()
-            raise
-        except (SchemaRegistryUnavailableError, CommitFailed, KafkaException, StuckCall) as exc:
+                self._deliver_then_commit(batch, outputs)
+        except (CommitFailed, KafkaException, StuckCall) as exc:
             failure = exc
         finally:
             # Recovery arms the watchdog step by step: a broker that stays away for long is
             # waited for in the process, not ended by this batch's deadline.
             self.watchdog.disarm()
         if failure is None:
-            self._finish(records, started)
+            if not self.exactly_once:
+                self._finish(batch)
         elif isinstance(failure, CommitFailed):
-            self._recover_commit(failure, first, nxt, records, started)
-        elif isinstance(failure, SchemaRegistryUnavailableError):
-            log.warning("schema registry unavailable; retrying", extra={"error": str(failure)})
-            self._recover(None, first)
-            time.sleep(REGISTRY_BACKOFF_SECONDS)
+            self._recover_commit(failure, batch)
         else:
-            self._recover(failure, first)
+            self._recover(failure, batch.first)
 
     def _usable(self, msg: Message) -> bool:
         error = msg.error()
@@ -222,11 +265,12 @@ class Pipeline(Recovery, Callbacks, Committing):
         log.warning("consumer error", extra={"error": error.str()})
         return False
 
-    def _finish(self, records: list[Message], started: float) -> None:
+    def _finish(self, batch: Batch) -> None:
         """The batch is committed: publish its claim metrics (before `processed` moves, which
         is what callers wait on), progress, batch duration and end-to-end latency."""
+        records = batch.records
         self.metrics.records_consumed.labels(self.settings.topics.input).inc(len(records))
-        self.processor.committed(self.metrics)
+        self.processor.committed(self.metrics, batch.tally)
         history = self.processor.history
         if history is not None:
             for partition in history.partitions():
@@ -242,7 +286,7 @@ class Pipeline(Recovery, Callbacks, Committing):
             )
             self._failing_since = None
         self.metrics.last_progress.set(now)
-        self.metrics.batch_duration.observe(time.perf_counter() - started)
+        self.metrics.batch_duration.observe(time.perf_counter() - batch.started)
         if self.on_batch:
             self.on_batch(self.processed)
         now_ms = now * 1000

@@ -213,15 +213,24 @@ class ClaimProcessor:
             self.shadow_records = self.decider.take_shadow()
         return results
 
-    def committed(self, metrics: Metrics) -> None:
-        """The batch's transaction committed: its history changes and its counts stand."""
+    def seal(self) -> Tally:
+        """The batch is produced and its transaction commits: its history changes are sealed
+        (the next batch, decided meanwhile, changes a layer above them) and its counts handed
+        over, to be published by `committed` or dropped."""
         if self.history is not None:
-            self.history.commit()
-        self.tally.publish(metrics)
+            self.history.seal()
+        tally, self.tally = self.tally, Tally()
+        return tally
+
+    def committed(self, metrics: Metrics, tally: Tally) -> None:
+        """The sealed batch's transaction committed: its history changes and `tally` stand."""
+        if self.history is not None:
+            self.history.commit_sealed()
+        tally.publish(metrics)
 
     def abandoned(self) -> None:
-        """The batch was not committed (it will be read and decided again): forget its
-        history changes, counts and shadow records."""
+        """The batch was not committed (it will be read and decided again), nor the one
+        decided on top of it: forget their history changes, counts and shadow records."""
         if self.history is not None:
             self.history.abort()
         self.tally.clear()

@@ -16,9 +16,10 @@ import logging
 import time
 from collections.abc import Callable
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from consumer.settings import Settings
+from consumer.stream.batch import Batch
 from consumer.stream.clients import consumer_config
 from consumer.stream.metrics import Metrics
 from consumer.stream.processing import ClaimProcessor
@@ -54,7 +55,7 @@ class Recovery:
     _step_limit: float
     _failing_since: float | None
     _producer: Callable[[], BoundedProducer]
-    _finish: Callable[[list[Message], float], None]
+    _finish: Callable[[Batch], None]
 
     # --- failure paths ---------------------------------------------------------------------
 
@@ -79,18 +80,12 @@ class Recovery:
                 self._replace_producer()
         self._rewind(first)
 
-    def _recover_commit(
-        self,
-        failure: CommitFailed,
-        first: dict[Key, int],
-        nxt: dict[Key, int],
-        records: list[Message],
-        started: float,
-    ) -> None:
+    def _recover_commit(self, failure: CommitFailed, batch: Batch) -> bool:
         """The commit failed. Abortable: abort and re-read. Otherwise its outcome is unknown
         (a timeout, a stuck call, a fatal error): a new producer fences this one, which
         settles the transaction, and the group's committed offsets tell whether the batch went
-        through - then it is finished, else re-read from where the group stands."""
+        through - then it is finished (True), else re-read from where the group stands."""
+        first, nxt = batch.first, batch.nxt
         self._note_failure()
         log.warning(
             "commit failed",
@@ -99,19 +94,20 @@ class Recovery:
         if failure.abortable and self._abort():
             self.metrics.transactions.labels("aborted").inc()
             self._rewind(first)
-            return
+            return False
         self._replace_producer()
         committed = self._committed(list(first))
         if all(committed.get(tp, -1) >= offset for tp, offset in nxt.items()):
-            log.info("the batch was committed after all", extra={"records": len(records)})
+            log.info("the batch was committed after all", extra={"records": len(batch.records)})
             self.metrics.transactions.labels("committed").inc()
-            self._finish(records, started)
-            return
+            self._finish(batch)
+            return True
         self.metrics.transactions.labels("aborted").inc()
         self.processor.abandoned()
         self._rewind(
             {tp: committed.get(tp, -1) if committed.get(tp, -1) >= 0 else first[tp] for tp in first}
         )
+        return False
 
     def _note_failure(self) -> None:
         if self._failing_since is None:

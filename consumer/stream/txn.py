@@ -52,8 +52,13 @@ class CommitFailed(Exception):  # noqa: N818
 
 
 @dataclass(eq=False, slots=True)
-class _Job:
+class Job:
+    """A call running on a producer's worker (`BoundedProducer.start`)."""
+
     fn: Callable[[], Any]
+    what: str
+    seconds: float
+    deadline: float
     done: threading.Event = field(default_factory=threading.Event)
     result: Any = None
     error: BaseException | None = None
@@ -72,7 +77,7 @@ class BoundedProducer:
         self.produce = self.producer.produce  # the per-record hot path: no wrapper
         self.poll = self.producer.poll
         self.abandoned = False
-        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._work, name=name, daemon=True)
         self._thread.start()
 
@@ -83,12 +88,21 @@ class BoundedProducer:
 
     def call(self, what: str, fn: Callable[[], Any], seconds: float) -> Any:
         """`fn()` on the worker; its result, or its exception, or StuckCall after `seconds`."""
+        return self.wait(self.start(what, fn, seconds))
+
+    def start(self, what: str, fn: Callable[[], Any], seconds: float) -> Job:
+        """`fn()` started on the worker; `wait` for it within `seconds` from now."""
         if self.abandoned:
             raise StuckCall(what, 0)
-        job = _Job(fn)
+        job = Job(fn, what, seconds, time.monotonic() + seconds)
         self._jobs.put(job)
-        if not job.done.wait(seconds) and self._abandon(job, what):
-            raise StuckCall(what, seconds)
+        return job
+
+    def wait(self, job: Job) -> Any:
+        """The started call's result, or its exception, or StuckCall once its bound passed."""
+        left = max(0.0, job.deadline - time.monotonic())
+        if not job.done.wait(left) and self._abandon(job, job.what):
+            raise StuckCall(job.what, job.seconds)
         if job.error is not None:
             raise job.error
         return job.result
@@ -113,6 +127,11 @@ class BoundedProducer:
     def commit(self, offsets: list[TopicPartition], group: Any, timeout: float) -> None:
         """Add the consumer offsets to the transaction and commit it, within `timeout` (plus
         the grace) in all; CommitFailed otherwise."""
+        self.finish_commit(self.start_commit(offsets, group, timeout))
+
+    def start_commit(self, offsets: list[TopicPartition], group: Any, timeout: float) -> Job:
+        """`commit`, started on the worker: the caller may decide the next batch meanwhile,
+        but produces nothing until `finish_commit` returned."""
         deadline = time.monotonic() + timeout
 
         def send_and_commit() -> None:
@@ -127,11 +146,18 @@ class BoundedProducer:
                         raise
 
         try:
-            self.call(
+            return self.start(
                 "send_offsets_to_transaction/commit_transaction",
                 send_and_commit,
                 timeout + GRACE_SECONDS,
             )
+        except StuckCall as exc:  # this producer was abandoned already
+            raise CommitFailed(exc, abortable=False) from exc
+
+    def finish_commit(self, job: Job) -> None:
+        """Wait for a started commit (`start_commit`); CommitFailed when it failed."""
+        try:
+            self.wait(job)
         except KafkaException as exc:
             error: KafkaError = exc.args[0]
             raise CommitFailed(exc, abortable=error.txn_requires_abort()) from exc
@@ -155,7 +181,7 @@ class BoundedProducer:
         if wait:
             self._thread.join(wait)
 
-    def _abandon(self, job: _Job, what: str) -> bool:
+    def _abandon(self, job: Job, what: str) -> bool:
         """Abandon this producer unless `job` finished after all (then False)."""
         with self._lock:  # against the worker finishing the job at this very moment
             if job.done.is_set():

@@ -39,6 +39,7 @@ class Record:
 
     _value: bytes
     _offset: int
+    _partition: int = 0
 
     def error(self) -> None:
         return None
@@ -47,7 +48,7 @@ class Record:
         return TOPIC
 
     def partition(self) -> int:
-        return 0
+        return self._partition
 
     def offset(self) -> int:
         return self._offset
@@ -70,12 +71,28 @@ class FakeConsumer:
     seeks: list[tuple[str, int, int]] = field(default_factory=list)
     # What committed() answers: partition 0's committed offset (-1001: none).
     committed_offset: int = -1001
+    partitions: int = 1
+    # consume() calls (counted from 0) that first revoke every partition and assign them
+    # again, as an eager rebalance does; "revoke" is appended to `events` when they go.
+    rebalance_at: set[int] = field(default_factory=set)
+    events: list[str] = field(default_factory=list)
+    _consumed: int = 0
+    _callbacks: dict[str, Any] = field(default_factory=dict)
 
-    def subscribe(self, topics: list[str], on_assign: Any, **_callbacks: Any) -> None:
-        on_assign(self, [TopicPartition(TOPIC, 0)])
+    def subscribe(self, topics: list[str], on_assign: Any, **callbacks: Any) -> None:
+        self._callbacks = {"on_assign": on_assign, **callbacks}
+        on_assign(self, self._all())
+
+    def _all(self) -> list[TopicPartition]:
+        return [TopicPartition(TOPIC, p) for p in range(self.partitions)]
 
     def consume(self, num_messages: int, timeout: float) -> list[Record]:
         self.before_consume()
+        if self._consumed in self.rebalance_at:
+            self._callbacks["on_revoke"](self, self._all())
+            self.events.append("revoke")
+            self._callbacks["on_assign"](self, self._all())
+        self._consumed += 1
         return self.batches.pop(0) if self.batches else []
 
     def seek(self, tp: TopicPartition) -> None:

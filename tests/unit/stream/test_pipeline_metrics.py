@@ -35,8 +35,11 @@ def test_a_batch_whose_commit_failed_is_counted_once_after_it_is_read_again(
     registry = CollectorRegistry()
     records = batch()
     seen_before_consume: list[float] = []
+    # Under exactly-once the second batch is consumed while the first commits, on top of it,
+    # and dropped; the third is the re-read. At least once re-reads it second.
+    reads = 3 if guarantee == "exactly_once" else 2
     fake_consumer = FakeConsumer(
-        [records, records],  # the second time: after the rewind
+        [records] * reads,
         before_consume=lambda: seen_before_consume.append(decided(registry)),
     )
     fake_producer = FakeProducer()
@@ -48,7 +51,7 @@ def test_a_batch_whose_commit_failed_is_counted_once_after_it_is_read_again(
     run_pipeline(monkeypatch, registry, fake_consumer, fake_producer, guarantee)
 
     assert fake_consumer.seeks == [(TOPIC, 0, 100)]  # the batch was aborted and re-read
-    assert seen_before_consume == [0, 0]  # the aborted attempt was never published
+    assert seen_before_consume == [0] * reads  # the aborted attempt was never published
     value = registry.get_sample_value
     medicaid = {"line_of_business": "MEDICAID"}
     assert value("infusion_validator_decisions_total", {"decision": "ACCEPTED", **medicaid}) == 2

@@ -1,6 +1,10 @@
 """How the loop recovers a failed batch without a broker: an abortable commit is aborted and
 re-read; a commit of unknown outcome replaces the producer and asks the group whether it went
-through; a call stuck in librdkafka is abandoned within its bound."""
+through; a call stuck in librdkafka is abandoned within its bound.
+
+The loop decides the next batch while a commit runs, so when a commit fails the next batch has
+been consumed already: it is dropped and read again after the failed one. The scripts below
+therefore hand out the failed batch, the one consumed on top of it, then the re-read."""
 
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ from tests.unit.stream.fake_kafka import (
     UNKNOWN,
     FakeConsumer,
     FakeProducer,
+    Record,
     batch,
     run_pipeline,
 )
@@ -32,13 +37,58 @@ def test_an_abortable_commit_is_aborted_and_the_batch_read_again(
 ) -> None:
     registry = CollectorRegistry()
     records = batch()
-    fake_consumer = FakeConsumer([records, records])
+    fake_consumer = FakeConsumer([records, records, records])
     producer = FakeProducer(commit_failures=[ABORTABLE])
-    run_pipeline(monkeypatch, registry, fake_consumer, producer)
+    pipeline = run_pipeline(monkeypatch, registry, fake_consumer, producer)
     assert fake_consumer.seeks == [(TOPIC, 0, 100)]
     assert producer.calls.count("abort") == 1
     assert producer.calls.count("init") == 1  # the same producer goes on
+    assert producer.calls.count("begin") == 2  # the batch on top was never produced
     assert _transactions(registry, "aborted") == 1
+    assert _transactions(registry, "committed") == 1
+    assert pipeline.processed == len(records)
+
+
+def test_a_batch_consumed_on_top_of_a_failed_commit_is_dropped_and_read_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    registry = CollectorRegistry()
+    mine = batch()  # partition 0
+    other = [Record(r.value(), 500 + i, 1) for i, r in enumerate(batch())]
+    fake_consumer = FakeConsumer([mine, other, mine, other], partitions=2)
+    producer = FakeProducer(commit_failures=[ABORTABLE])
+    pipeline = run_pipeline(monkeypatch, registry, fake_consumer, producer)
+    # The failed batch's partition from the recovery, the dropped one's from the loop.
+    assert fake_consumer.seeks == [(TOPIC, 0, 100), (TOPIC, 1, 500)]
+    # The failed transaction, then the two batches read again: the dropped one was never begun.
+    assert producer.calls.count("begin") == 3
+    assert pipeline.processed == len(mine) + len(other)
+    assert _transactions(registry, "committed") == 2
+
+
+def test_a_revoke_waits_for_the_commit_in_flight(monkeypatch: pytest.MonkeyPatch) -> None:
+    registry = CollectorRegistry()
+    records = batch()
+    events: list[str] = []
+    # The second consume() revokes, while the first batch's commit is in flight.
+    fake_consumer = FakeConsumer([records, []], rebalance_at={1}, events=events)
+    producer = FakeProducer(calls=events)
+    pipeline = run_pipeline(monkeypatch, registry, fake_consumer, producer)
+    assert events.index("commit") < events.index("revoke")
+    assert pipeline.processed == len(records)  # finished before the partitions went
+
+
+def test_a_commit_failing_in_a_revoke_drops_what_that_consume_returned(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    registry = CollectorRegistry()
+    records = batch()
+    fake_consumer = FakeConsumer([records, records, records], rebalance_at={1})
+    producer = FakeProducer(commit_failures=[ABORTABLE])
+    pipeline = run_pipeline(monkeypatch, registry, fake_consumer, producer)
+    assert fake_consumer.seeks == [(TOPIC, 0, 100)]
+    assert producer.calls.count("begin") == 2
+    assert pipeline.processed == len(records)
     assert _transactions(registry, "committed") == 1
 
 
@@ -70,7 +120,7 @@ def test_a_commit_of_unknown_outcome_that_did_not_go_through_is_read_again_from_
 ) -> None:
     registry = CollectorRegistry()
     records = batch()
-    fake_consumer = FakeConsumer([records, records], committed_offset=100)
+    fake_consumer = FakeConsumer([records, records, records], committed_offset=100)
     first, second = FakeProducer(commit_failures=[UNKNOWN]), FakeProducer()
     pipeline = run_pipeline(monkeypatch, registry, fake_consumer, [first, second])
     assert fake_consumer.seeks == [(TOPIC, 0, 100)]
@@ -86,7 +136,7 @@ def test_a_stuck_send_offsets_is_abandoned_and_the_batch_recovered_in_the_proces
     monkeypatch.setattr(consumer.stream.txn, "GRACE_SECONDS", 0.2)
     registry = CollectorRegistry()
     records = batch()
-    fake_consumer = FakeConsumer([records, records], committed_offset=100)
+    fake_consumer = FakeConsumer([records, records, records], committed_offset=100)
     release = threading.Event()
     stuck, second = FakeProducer(block=release), FakeProducer()
     started = time.monotonic()
