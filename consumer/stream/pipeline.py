@@ -39,12 +39,11 @@ from consumer.codec.registry import SchemaRegistryUnavailableError
 from consumer.settings import Settings
 from consumer.stream.batch import Batch, InFlight
 from consumer.stream.callbacks import Callbacks
-from consumer.stream.clients import consumer_config
 from consumer.stream.commit import Committing
 from consumer.stream.dlq import DeadLetterRatioError
 from consumer.stream.metrics import Metrics
 from consumer.stream.processing import ClaimProcessor
-from consumer.stream.recovery import Interrupted, Key, Recovery
+from consumer.stream.recovery import ConsumerFailed, Interrupted, Key, Recovery
 from consumer.stream.txn import CommitFailed, StuckCall
 from consumer.stream.watchdog import STUCK_EXIT_CODE, Watchdog
 
@@ -116,11 +115,8 @@ class Pipeline(Recovery, Callbacks, Committing):
         self.restoring: set[int] = set()
         # A bounded run's ranges (`run_assigned`); None for the live service.
         self.bounds: Bounds | None = None
-        self.consumer = Consumer(
-            consumer_config(
-                settings, self.group_id, stats_cb=self._on_stats, **{"statistics.interval.ms": 5000}
-            )
-        )
+        self.consumer = self._new_consumer()
+        self._topics: list[str] = []  # what `run()` subscribed to
         # Created now, but init_transactions (which fences a running instance with the same
         # transactional id) waits for `run()`: start-up checks come first.
         self.producer = self._producer()
@@ -133,12 +129,8 @@ class Pipeline(Recovery, Callbacks, Committing):
 
     def run(self, topics: Sequence[str] | None = None) -> None:
         """The live service: subscribe as a member of the consumer group."""
-        self.consumer.subscribe(
-            list(topics or [self.settings.topics.input]),
-            on_assign=self._on_assign,
-            on_revoke=self._on_revoke,
-            on_lost=self._on_lost,
-        )
+        self._topics = list(topics or [self.settings.topics.input])
+        self._subscribe()
         self._loop()
 
     def run_assigned(self, starts: dict[Key, int], bounds: Bounds) -> None:
@@ -171,7 +163,11 @@ class Pipeline(Recovery, Callbacks, Committing):
                 # while the batch is decided) fails under what this consume() returns.
                 self._failed = None
                 messages = self.consumer.consume(batch_size, timeout)
-                batch = self._batch(messages) if messages else None
+                try:
+                    batch = self._batch(messages) if messages else None
+                except ConsumerFailed as exc:
+                    self._replace_consumer(exc.error)
+                    continue
                 if batch is not None:
                     self._handle_batch(batch)
                     if not overlap:
@@ -260,8 +256,9 @@ class Pipeline(Recovery, Callbacks, Committing):
         error = msg.error()
         if error is None:
             return True
-        if error.fatal():
-            raise KafkaException(error)
+        # A consumer's fatal error comes as code _FATAL, its fatal() flag unset.
+        if error.fatal() or error.code() == KafkaError._FATAL:
+            raise KafkaException(error) if self.bounds is not None else ConsumerFailed(error)
         log.warning("consumer error", extra={"error": error.str()})
         return False
 

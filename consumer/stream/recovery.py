@@ -38,6 +38,14 @@ class Interrupted(Exception):  # noqa: N818
     """Stop requested while recovering: leave the loop without committing."""
 
 
+class ConsumerFailed(Exception):  # noqa: N818
+    """The consumer reported a fatal error: it cannot consume any more."""
+
+    def __init__(self, error: KafkaError) -> None:
+        super().__init__(error.str())
+        self.error = error
+
+
 class Recovery:
     """The failure paths of the loop; the attributes below are the Pipeline's."""
 
@@ -55,6 +63,13 @@ class Recovery:
     _step_limit: float
     _failing_since: float | None
     _producer: Callable[[], BoundedProducer]
+    _topics: list[str]
+    _settle: Callable[[], None]
+    _drop: Callable[[list[TopicPartition], str], None]
+    _on_stats: Callable[[str], None]
+    _on_assign: Callable[[Consumer, list[TopicPartition]], None]
+    _on_revoke: Callable[[Consumer, list[TopicPartition]], None]
+    _on_lost: Callable[[Consumer, list[TopicPartition]], None]
     _finish: Callable[[Batch], None]
 
     # --- failure paths ---------------------------------------------------------------------
@@ -196,6 +211,44 @@ class Recovery:
             self.producer = producer
             log.info("producer replaced")
             return
+
+    # --- the consumer ----------------------------------------------------------------------
+
+    def _new_consumer(self) -> Consumer:
+        return Consumer(
+            consumer_config(
+                self.settings,
+                self.group_id,
+                stats_cb=self._on_stats,
+                **{"statistics.interval.ms": 5000},
+            )
+        )
+
+    def _subscribe(self) -> None:
+        self.consumer.subscribe(
+            self._topics,
+            on_assign=self._on_assign,
+            on_revoke=self._on_revoke,
+            on_lost=self._on_lost,
+        )
+
+    def _replace_consumer(self, error: KafkaError) -> None:
+        """The consumer hit a fatal error and can never consume again - a static member
+        fenced by its own rejoin after a broker restart (librdkafka #3437) stalled the process
+        for good in the chaos test. The commit in flight is settled, the partitions dropped,
+        and a new consumer with the same group.instance.id joins the group again and resumes
+        from the committed offsets."""
+        log.error("consumer unusable; replacing it", extra={"error": error.str()})
+        self._settle()
+        if self.assigned:  # not dropped by an on_lost callback already
+            self._drop([TopicPartition(t, p) for t, p in sorted(self.assigned)], "lost")
+        with self.watchdog.guard("closing the failed consumer", self._step_limit):
+            try:
+                self.consumer.close()
+            except (KafkaException, RuntimeError) as exc:  # it failed; it may say so again
+                log.info("the failed consumer closed", extra={"note": str(exc)})
+        self.consumer = self._new_consumer()
+        self._subscribe()
 
     def _check_stopping(self) -> None:
         if self._stopping:

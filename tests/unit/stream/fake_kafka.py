@@ -12,7 +12,6 @@ import pytest
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
 from prometheus_client import CollectorRegistry
 
-import consumer.stream.pipeline
 import consumer.stream.recovery
 import consumer.stream.txn
 from consumer.codec.encoding import claim_body
@@ -64,6 +63,15 @@ class Record:
 
 
 @dataclass
+class FatalError(Record):
+    """What librdkafka hands out once the consumer failed for good (a static member fenced):
+    an error of code _FATAL, its fatal() flag unset."""
+
+    def error(self) -> KafkaError:  # type: ignore[override]
+        return KafkaError(KafkaError._FATAL, "Fatal error: Broker: Static consumer fenced")
+
+
+@dataclass
 class FakeConsumer:
     batches: list[list[Record]]  # what each consume() returns, in order
     before_consume: Callable[[], None] = lambda: None
@@ -81,6 +89,7 @@ class FakeConsumer:
 
     def subscribe(self, topics: list[str], on_assign: Any, **callbacks: Any) -> None:
         self._callbacks = {"on_assign": on_assign, **callbacks}
+        self.events.append("subscribe")
         on_assign(self, self._all())
 
     def _all(self) -> list[TopicPartition]:
@@ -185,8 +194,8 @@ def run_pipeline(
     With a list of producers, each new producer (a replacement) is the next one."""
     settings = load_settings(processing={"guarantee": guarantee, **processing})
     producers = fake_producer if isinstance(fake_producer, list) else [fake_producer]
-    monkeypatch.setattr(consumer.stream.pipeline, "Consumer", lambda config: fake_consumer)
-    # The recovery's committed-offsets checker: the same fake (it answers committed()).
+    # The loop's consumer (and any replacement of it), and the recovery's committed-offsets
+    # checker: the same fake (it answers committed()).
     monkeypatch.setattr(consumer.stream.recovery, "Consumer", lambda config: fake_consumer)
     monkeypatch.setattr(consumer.stream.txn, "Producer", lambda config: producers.pop(0))
     metrics = Metrics(registry, RULE_IDS, DLQ_ERROR_CLASSES)

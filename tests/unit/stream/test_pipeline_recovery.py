@@ -22,6 +22,7 @@ from tests.unit.stream.fake_kafka import (
     UNKNOWN,
     FakeConsumer,
     FakeProducer,
+    FatalError,
     Record,
     batch,
     run_pipeline,
@@ -90,6 +91,23 @@ def test_a_commit_failing_in_a_revoke_drops_what_that_consume_returned(
     assert producer.calls.count("begin") == 2
     assert pipeline.processed == len(records)
     assert _transactions(registry, "committed") == 1
+
+
+def test_a_consumer_failed_for_good_is_replaced_in_the_process(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    registry = CollectorRegistry()
+    records = batch()
+    events: list[str] = []
+    fenced = [FatalError(b"", 0)]
+    fake_consumer = FakeConsumer([records, fenced, records], events=events)
+    producer = FakeProducer(calls=events)
+    pipeline = run_pipeline(monkeypatch, registry, fake_consumer, producer)
+    assert events.count("subscribe") == 2  # a new consumer joined the group again
+    # The commit in flight was finished before the failed consumer went.
+    assert events.index("commit") < events.index("subscribe", 1)
+    assert pipeline.processed == 2 * len(records)
+    assert pipeline.assigned == {(TOPIC, 0)}
 
 
 def test_a_commit_of_unknown_outcome_that_went_through_is_not_decided_again(
