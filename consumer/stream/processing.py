@@ -40,6 +40,9 @@ log = logging.getLogger(__name__)
 # A claim the decoder read but the engine could not take (a bug): dead-lettered under this
 # class and logged with its coordinates, so it can be replayed after the fix.
 ENGINE_ERROR = "engine_error"
+# Records the engine decides per call. It holds the GIL for a whole call, and the producer's
+# worker - committing the last batch meanwhile - needs the GIL between its librdkafka calls.
+DECIDE_CHUNK = 256
 # Every `dlq.error.class` the service writes (the metric's label values).
 DLQ_ERROR_CLASSES = (*sorted(ERROR_CLASSES), ENGINE_ERROR)
 
@@ -193,16 +196,17 @@ class ClaimProcessor:
         """(topic, value, headers) for each record, in order; the key is the record's own. A
         re-sent event gets an empty topic: nothing is written for it."""
         results: list[Produced] = []
-        start = 0
-        while True:
-            decided, stop = self.decider.process(records, start)
+        start, count = 0, len(records)
+        while start < count:
+            end = min(start + DECIDE_CHUNK, count)
+            decided, stop = self.decider.process(records, start, end)
             self.guard.record_clean(len(decided))  # the DLQ window sees the records in order
             for index, result in enumerate(decided, start):
                 results.append(result or self._resent(records[index]))
-            if stop == len(records):
-                break
-            results.append(self._decode_and_decide(records[stop]))
-            start = stop + 1
+            if stop < end:  # a record the engine cannot read where it lies
+                results.append(self._decode_and_decide(records[stop]))
+                stop += 1
+            start = stop
         counts = self.decider.take_tally()
         self.tally.add_decisions(counts["decisions"])
         self.tally.add_rule_failures(counts["rule_failures"])

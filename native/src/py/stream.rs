@@ -147,16 +147,18 @@ impl StreamDecider {
     /// From `records[start]` on, for each message: `(topic, value, headers)` of its decision,
     /// or False for a re-sent event; up to the end or the first message Python must decode.
     /// Returns those results and the index where it stopped.
-    #[pyo3(signature = (records, start=0))]
+    #[pyo3(signature = (records, start=0, end=None))]
     fn process<'py>(
         &mut self,
         py: Python<'py>,
         records: &Bound<'py, PyList>,
         start: usize,
+        end: Option<usize>,
     ) -> PyResult<(Bound<'py, PyList>, usize)> {
         let results = PyList::empty(py);
+        let end = end.map_or(records.len(), |end| end.min(records.len()));
         let mut index = start;
-        while index < records.len() {
+        while index < end {
             let msg = records.get_item(index)?;
             let started = Instant::now();
             let value = msg.call_method0(intern!(py, "value"))?;

@@ -135,7 +135,9 @@ def test_a_claim_the_engine_cannot_take_is_dead_lettered_instead_of_stopping(
         def __init__(self, decider: Any) -> None:
             self.decider = decider
 
-        def process(self, records: list[Any], start: int = 0) -> tuple[list[Any], int]:
+        def process(
+            self, records: list[Any], start: int = 0, end: int | None = None
+        ) -> tuple[list[Any], int]:
             return [], start
 
         def __getattr__(self, name: str) -> Any:
@@ -172,6 +174,30 @@ def claim_samples(registry: CollectorRegistry) -> dict[tuple[str, str], float]:
         for sample in family.samples
         if sample.name in CLAIM_SERIES
     }
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3])
+def test_a_batch_decided_in_chunks_is_the_batch_decided_at_once(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> None:
+    whole, chunked = new_parts(engine), new_parts(engine)
+    expected = whole.processor.process_batch(a_batch(whole.encode))
+    monkeypatch.setattr("consumer.stream.processing.DECIDE_CHUNK", chunk)
+    got = chunked.processor.process_batch(a_batch(chunked.encode))
+
+    def stable(produced: list[Any]) -> list[Any]:  # the wall clock left out
+        return [(t, [h for h in headers if h[0] != "dlq.failed.at"]) for t, _, headers in produced]
+
+    assert stable(got) == stable(expected)
+    assert [topic for topic, _, _ in got] == [
+        "claims.accepted",
+        "claims.pended",
+        "claims.dlq",
+        "claims.accepted",
+    ]
+    whole.publish()
+    chunked.publish()
+    assert claim_samples(chunked.registry) == claim_samples(whole.registry)
 
 
 def test_an_aborted_batch_is_counted_once_when_it_is_decided_again(engine: Engine) -> None:
