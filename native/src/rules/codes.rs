@@ -1,7 +1,7 @@
 //! Procedure codes: the code set of the plan, codes in effect, codes that exclude or bundle
 //! each other, add-ons with their primary code, route modifiers, and NOC descriptions.
 
-use super::{found, Context, Findings};
+use super::{found, Context, Findings, LineView};
 use crate::claim::LINES_OF_BUSINESS;
 use crate::ruleset::codes::Kind;
 use crate::text::iso_date;
@@ -60,26 +60,42 @@ pub fn code_not_effective(ctx: &Context, out: &mut Findings) {
 
 pub fn mutually_exclusive(ctx: &Context, out: &mut Findings) {
     let lines = &ctx.lines;
-    if !lines.iter().any(|line| line.info.has_exclusions) {
+    // A pair where neither code has an exclusion cannot exclude: a line without one is
+    // compared only with the earlier lines that have one (few, where any), not with all
+    // n²/2 pairs (~3 % of the 50-line bench, perf).
+    let excluding: Vec<usize> = (lines.iter().enumerate())
+        .filter(|(_, line)| line.info.has_exclusions)
+        .map(|(i, _)| i)
+        .collect();
+    if excluding.is_empty() {
         return;
     }
-    for (i, later) in lines.iter().enumerate() {
-        for earlier in &lines[..i] {
-            // The day overlap first: it is two comparisons, and rules most pairs out.
-            let (a, b) = (earlier.info, later.info);
-            let exclusive = || {
-                a.exclusive_with_kinds.contains(&b.kind)
-                    || b.exclusive_with_kinds.contains(&a.kind)
-                    || a.exclusive_with.contains(later.code.as_ref())
+    let check = |out: &mut Findings, earlier: &LineView, later: &LineView| {
+        // The day overlap first: it is two comparisons, and rules most pairs out.
+        let (a, b) = (earlier.info, later.info);
+        let exclusive = || {
+            a.exclusive_with_kinds.contains(&b.kind)
+                || b.exclusive_with_kinds.contains(&a.kind)
+                || a.exclusive_with.contains(later.code.as_ref())
+        };
+        if later.overlaps(earlier) && exclusive() {
+            let message = || {
+                format!(
+                    "{} may not be billed with {} (line {}) on the same days.",
+                    later.code, earlier.code, earlier.number
+                )
             };
-            if later.overlaps(earlier) && exclusive() {
-                let message = || {
-                    format!(
-                        "{} may not be billed with {} (line {}) on the same days.",
-                        later.code, earlier.code, earlier.number
-                    )
-                };
-                found(out, Some(later.number), message);
+            found(out, Some(later.number), message);
+        }
+    };
+    for (i, later) in lines.iter().enumerate() {
+        if later.info.has_exclusions {
+            for earlier in &lines[..i] {
+                check(out, earlier, later);
+            }
+        } else {
+            for &e in excluding.iter().take_while(|&&e| e < i) {
+                check(out, lines[e], later);
             }
         }
     }
