@@ -1,7 +1,7 @@
 //! Units of service, and the HIT professional visit G-codes (one day per line, one line per
 //! payment category per day).
 
-use super::{found, Context, Findings};
+use super::{found, Context, Findings, LineView};
 use crate::ruleset::codes::Kind;
 use crate::text::{iso_date, number};
 
@@ -62,13 +62,42 @@ pub fn gcode_single_day(ctx: &Context, out: &mut Findings) {
 }
 
 pub fn gcode_category_per_day(ctx: &Context, out: &mut Findings) {
-    let visits: Vec<_> = (ctx.lines.iter())
-        .filter(|l| l.info.kind == Kind::HitProfessional)
-        .collect();
-    for (i, later) in visits.iter().enumerate() {
-        let repeated = visits[..i].iter().find(|earlier| {
-            earlier.info.hit_category == later.info.hit_category && later.overlaps(earlier)
-        });
+    // The visits with a trusted span (only those can overlap), side by side as the pairs
+    // compare them: comparing the line views themselves chased two pointers a pair, over the
+    // n²/2 pairs of a claim's n visits (~4 % of the 50-line bench, perf).
+    // Each category's earliest from-date and latest to-date so far: a visit outside them
+    // overlaps none of its category, and visits mostly come day after day.
+    // (Up to 8 categories; a visit of any other is compared with every earlier one.)
+    let mut spans: Vec<(Option<u8>, i32, i32, &LineView)> = Vec::new();
+    let mut bounds = [(None, 0, 0); 8];
+    let mut categories = 0;
+    let visits = (ctx.lines.iter()).filter(|l| l.info.kind == Kind::HitProfessional);
+    for later in visits.filter(|l| l.days.is_some()) {
+        let (category, from, to) = (later.info.hit_category, later.date_from, later.date_to);
+        let known = bounds[..categories]
+            .iter_mut()
+            .find(|(c, _, _)| *c == category);
+        let apart = match known {
+            Some((_, first, last)) => {
+                let apart = from > *last || to < *first;
+                (*first, *last) = ((*first).min(from), (*last).max(to));
+                apart
+            }
+            None if categories < 8 => {
+                bounds[categories] = (category, from, to);
+                categories += 1;
+                true
+            }
+            None => false,
+        };
+        let repeated = if apart {
+            None
+        } else {
+            (spans.iter())
+                .find(|&&(c, f, t, _)| c == category && f <= to && from <= t)
+                .map(|&(_, _, _, earlier)| earlier)
+        };
+        spans.push((category, from, to, later));
         if let Some(earlier) = repeated {
             let message = || {
                 let category = (later.info.hit_category).map_or("none".into(), |c| c.to_string());
