@@ -25,6 +25,26 @@ pub fn write_avro(
     source: &Source,
     claim_body: &[u8],
 ) {
+    write_avro_head(
+        out,
+        claim,
+        outcome,
+        decided_at_millis,
+        validator_version,
+        source,
+    );
+    out.extend_from_slice(claim_body);
+}
+
+/// The Avro value up to the claim: the claim's own body follows it.
+pub fn write_avro_head(
+    out: &mut Vec<u8>,
+    claim: &Claim,
+    outcome: &Outcome,
+    decided_at_millis: i64,
+    validator_version: &str,
+    source: &Source,
+) {
     let mut w = Writer { out };
     w.string(claim.event_id);
     w.string(claim.claim_id);
@@ -55,7 +75,6 @@ pub fn write_avro(
     w.string(source.topic);
     w.long(i64::from(source.partition));
     w.long(source.offset);
-    w.out.extend_from_slice(claim_body);
 }
 
 /// A JSON string: `"` and `\` escaped, control characters as \b \t \n \f \r or \u00xx.
