@@ -151,11 +151,12 @@ class Pipeline(Recovery, Callbacks, Committing):
         return 0.0 if since is None else time.monotonic() - since
 
     def _loop(self) -> None:
-        batch_size = self.settings.processing.batch_size
-        timeout = self.settings.processing.batch_timeout_ms / 1000
+        processing = self.settings.processing
+        batch_size = processing.batch_size
+        timeout = processing.batch_timeout_ms / 1000
         # Deciding ahead of a commit needs the transaction; a replay pauses partitions by
         # committed positions after each batch, so it commits each batch first.
-        overlap = self.exactly_once and self.bounds is None
+        overlap = self.exactly_once and self.bounds is None and processing.decide_ahead
         try:
             self.start_transactions()
             while not self._stopping and not (self.stop_when and self.stop_when()):

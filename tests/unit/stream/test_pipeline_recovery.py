@@ -50,6 +50,23 @@ def test_an_abortable_commit_is_aborted_and_the_batch_read_again(
     assert pipeline.processed == len(records)
 
 
+def test_without_deciding_ahead_a_batch_is_committed_before_the_next_consume(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    registry = CollectorRegistry()
+    records = batch()
+    events: list[str] = []
+    fake_consumer = FakeConsumer(
+        [records, records], before_consume=lambda: events.append("consume"), events=events
+    )
+    producer = FakeProducer(commit_failures=[ABORTABLE], calls=events)
+    pipeline = run_pipeline(monkeypatch, registry, fake_consumer, producer, decide_ahead=False)
+    # The failed batch was aborted before the second consume(), which is its re-read.
+    assert events.index("abort") < events.index("consume", events.index("commit"))
+    assert fake_consumer.seeks == [(TOPIC, 0, 100)]
+    assert pipeline.processed == len(records)
+
+
 def test_a_batch_consumed_on_top_of_a_failed_commit_is_dropped_and_read_again(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
