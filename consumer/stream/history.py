@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Callable
 
-from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic  # type: ignore[attr-defined]
 
 from consumer._native import History
@@ -76,14 +76,6 @@ def ensure_changelog_topic(settings: Settings, timeout: float = TIMEOUT) -> None
             f"history changelog {topic} has cleanup.policy={policy}, not compact: set "
             f"cleanup.policy=compact on it (kafka-configs --alter --entity-type topics)"
         )
-
-
-def produce_changelog(producer: Producer, topic: str, history: History) -> int:
-    """Produce the history's pending changes (inside the batch's transaction); how many."""
-    records = history.changelog()
-    for partition, key, value in records:
-        producer.produce(topic, value, key, partition=partition)
-    return len(records)
 
 
 def restore(

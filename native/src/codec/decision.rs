@@ -15,27 +15,6 @@ pub struct Source<'s> {
     pub offset: i64,
 }
 
-/// The Avro value: the head, then `claim_body`.
-pub fn write_avro(
-    out: &mut Vec<u8>,
-    claim: &Claim,
-    outcome: &Outcome,
-    decided_at_millis: i64,
-    validator_version: &str,
-    source: &Source,
-    claim_body: &[u8],
-) {
-    write_avro_head(
-        out,
-        claim,
-        outcome,
-        decided_at_millis,
-        validator_version,
-        source,
-    );
-    out.extend_from_slice(claim_body);
-}
-
 /// The Avro value up to the claim: the claim's own body follows it.
 pub fn write_avro_head(
     out: &mut Vec<u8>,
