@@ -72,10 +72,10 @@ class ProcessingSettings(_Group):
     # latency (SPEC §9: p99 <= 50 ms at half load); at full load batches fill before it.
     batch_timeout_ms: int = Field(default=10, ge=1, le=60_000)
     # Under exactly-once, decide the next batch while the last one's transaction commits
-    # (docs/decisions/0004): 1.18x the serial loop's throughput (bench, paired rounds 1.29,
-    # 1.18, 1.13) at about 7 % more CPU per claim (76.0k against 81.3k claims per CPU-second).
-    # False: the serial loop, for the least CPU per claim.
-    decide_ahead: bool = True
+    # (docs/decisions/0004): 1.16x the serial loop's throughput at about 6 % more CPU per
+    # claim. Off by default: in one fresh-clone CI run with it on, the broker-restart test
+    # found one event decided twice (31,757 decisions for 31,756 events), not yet explained.
+    decide_ahead: bool = False
     # After a crash, read_committed readers of the outputs wait for the dead instance's open
     # transaction until it times out (unless a restarted instance fences it first): a short
     # timeout keeps that stall short, but every batch - processing, produce and commit - must

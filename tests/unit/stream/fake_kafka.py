@@ -192,6 +192,9 @@ def run_pipeline(
 ) -> Pipeline:
     """The service's loop over the fake clients, until every scripted batch was consumed.
     With a list of producers, each new producer (a replacement) is the next one."""
+    # The recovery tests script the loop that decides ahead (a batch consumed on top of each
+    # commit); `decide_ahead=False` runs the serial loop, the default.
+    processing.setdefault("decide_ahead", True)
     settings = load_settings(processing={"guarantee": guarantee, **processing})
     producers = fake_producer if isinstance(fake_producer, list) else [fake_producer]
     # The loop's consumer (and any replacement of it), and the recovery's committed-offsets
