@@ -152,6 +152,11 @@ class Recovery:
                 try:
                     with self.watchdog.guard("committed offsets", self._step_limit):
                         answer = checker.committed(wanted, timeout=QUERY_TIMEOUT)
+                    unanswered = [tp for tp in answer if tp.error is not None]
+                    if unanswered:
+                        # A partition's error comes back as its offset (-1001, "none"), which
+                        # would read as "not committed" and decide a committed batch again.
+                        raise KafkaException(unanswered[0].error)
                     return {(tp.topic, tp.partition): tp.offset for tp in answer}
                 except KafkaException as exc:
                     log.warning("committed offsets not available yet", extra={"error": str(exc)})

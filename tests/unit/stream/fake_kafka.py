@@ -72,13 +72,25 @@ class FatalError(Record):
 
 
 @dataclass
+class PartitionAnswer:
+    """A partition of committed()'s answer with an error (TopicPartition's is read-only)."""
+
+    topic: str
+    partition: int
+    offset: int
+    error: KafkaError | None
+
+
+@dataclass
 class FakeConsumer:
     batches: list[list[Record]]  # what each consume() returns, in order
     before_consume: Callable[[], None] = lambda: None
     commit_failures: int = 0
     seeks: list[tuple[str, int, int]] = field(default_factory=list)
-    # What committed() answers: partition 0's committed offset (-1001: none).
+    # What committed() answers: partition 0's committed offset (-1001: none); the first
+    # `committed_errors` answers carry an error on each partition instead (offset -1001).
     committed_offset: int = -1001
+    committed_errors: int = 0
     partitions: int = 1
     # consume() calls (counted from 0) that first revoke every partition and assign them
     # again, as an eager rebalance does; "revoke" is appended to `events` when they go.
@@ -112,7 +124,11 @@ class FakeConsumer:
             self.commit_failures -= 1
             raise COMMIT_FAILED
 
-    def committed(self, partitions: list[TopicPartition], timeout: float) -> list[TopicPartition]:
+    def committed(self, partitions: list[TopicPartition], timeout: float) -> list[Any]:
+        if self.committed_errors:
+            self.committed_errors -= 1
+            error = KafkaError(KafkaError.COORDINATOR_LOAD_IN_PROGRESS)
+            return [PartitionAnswer(tp.topic, tp.partition, -1001, error) for tp in partitions]
         return [TopicPartition(tp.topic, tp.partition, self.committed_offset) for tp in partitions]
 
     def consumer_group_metadata(self) -> object:
@@ -130,6 +146,7 @@ class FakeProducer:
     commit_failures: list[Exception] = field(default_factory=list)
     produced: list[str] = field(default_factory=list)
     calls: list[str] = field(default_factory=list)
+    offsets: list[list[tuple[str, int, int]]] = field(default_factory=list)  # per transaction
     block: threading.Event | None = None
     closed: bool = False
 
@@ -147,6 +164,7 @@ class FakeProducer:
 
     def send_offsets_to_transaction(self, offsets: Any, group: Any, timeout: float) -> None:
         self.calls.append("send_offsets")
+        self.offsets.append([(tp.topic, tp.partition, tp.offset) for tp in offsets])
         if self.block is not None:
             self.block.wait()
 

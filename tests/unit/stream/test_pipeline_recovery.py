@@ -14,6 +14,7 @@ import time
 import pytest
 from prometheus_client import CollectorRegistry
 
+import consumer.stream.recovery
 import consumer.stream.txn
 from consumer.stream.txn import BoundedProducer, StuckCall
 from tests.unit.stream.fake_kafka import (
@@ -110,6 +111,22 @@ def test_a_commit_failing_in_a_revoke_drops_what_that_consume_returned(
     assert _transactions(registry, "committed") == 1
 
 
+def test_records_of_a_partition_no_longer_assigned_are_not_decided(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Records fetched before their partition went (its claim history is dropped with it)
+    are left to its new owner: deciding them here could miss a re-sent event."""
+    registry = CollectorRegistry()
+    records = batch()
+    stale = [Record(r.value(), r.offset(), _partition=1) for r in records]
+    fake_consumer = FakeConsumer([[*records, *stale]])  # one partition assigned: 0
+    producer = FakeProducer()
+    pipeline = run_pipeline(monkeypatch, registry, fake_consumer, producer)
+    assert pipeline.processed == len(records)
+    assert len(producer.produced) == len(records)  # three decisions and a dead letter
+    assert producer.offsets == [[(TOPIC, 0, 104)]]
+
+
 def test_a_consumer_failed_for_good_is_replaced_in_the_process(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -148,6 +165,24 @@ def test_a_commit_of_unknown_outcome_that_went_through_is_not_decided_again(
         )
         == 2
     )  # counted once, from the attempt that went through
+
+
+def test_a_committed_offset_the_broker_could_not_give_is_asked_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A partition's error comes back as offset -1001 ("none"): taken at its word, a batch
+    that went through would read as not committed and be decided a second time."""
+    monkeypatch.setattr(consumer.stream.recovery.time, "sleep", lambda _: None)
+    registry = CollectorRegistry()
+    records = batch()
+    fake_consumer = FakeConsumer([records], committed_offset=104, committed_errors=2)
+    first, second = FakeProducer(commit_failures=[UNKNOWN]), FakeProducer()
+    pipeline = run_pipeline(monkeypatch, registry, fake_consumer, [first, second])
+    assert fake_consumer.committed_errors == 0  # asked until it answered
+    assert fake_consumer.seeks == []  # nothing re-read
+    assert pipeline.processed == len(records)
+    assert _transactions(registry, "committed") == 1
+    assert _transactions(registry, "aborted") == 0
 
 
 def test_a_commit_of_unknown_outcome_that_did_not_go_through_is_read_again_from_the_group(
