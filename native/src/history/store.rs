@@ -106,6 +106,11 @@ fn hash(key: &[u8]) -> u64 {
 pub struct PartitionStore {
     retention_days: i32,
     members: HashTable<Entry>,
+    /// No entry of `members` holds anything older than this, unless a pending or sealed
+    /// change replaces it: retention scans the members only once its cutoff passes this.
+    /// Without it every new newest date scanned them all - 4.7 µs a claim in the bench
+    /// stream, where the newest date moves on every few claims and nothing expires.
+    members_floor: i32,
     newest_day: i32,
     /// This batch's changes: None deletes the member.
     pending: FxHashMap<Box<[u8]>, Option<Entry>>,
@@ -123,6 +128,7 @@ impl PartitionStore {
         PartitionStore {
             retention_days,
             members: HashTable::new(),
+            members_floor: i32::MAX,
             newest_day: i32::MIN,
             pending: FxHashMap::default(),
             pending_newest: None,
@@ -177,11 +183,20 @@ impl PartitionStore {
         let sealed = (self.sealed.iter())
             .filter(|(key, _)| !self.pending.contains_key(&key[..]))
             .filter_map(|(_, entry)| entry.as_ref());
-        let stale: Vec<&Entry> = (self.members.iter())
-            .filter(|e| !changed(e.key()))
-            .chain(sealed)
-            .filter(|e| e.oldest() < cutoff)
-            .collect();
+        let mut stale: Vec<&Entry> = Vec::new();
+        let scan_members = cutoff > self.members_floor;
+        let mut floor = cutoff; // what is stale now is at least this old once replaced
+        if scan_members {
+            for entry in self.members.iter() {
+                let oldest = entry.oldest();
+                if oldest >= cutoff {
+                    floor = floor.min(oldest);
+                } else if !changed(entry.key()) {
+                    stale.push(entry);
+                }
+            }
+        }
+        stale.extend(sealed.filter(|e| e.oldest() < cutoff));
         let mut expired = Vec::with_capacity(stale.len());
         for entry in stale {
             let mut history = entry.history();
@@ -189,6 +204,9 @@ impl PartitionStore {
             expired.push((entry.key().into(), Entry::new(entry.key(), &history)));
         }
         self.pending.extend(expired);
+        if scan_members {
+            self.members_floor = floor;
+        }
         for (key, pending) in &mut self.pending {
             if pending.as_ref().is_some_and(|e| e.oldest() < cutoff) {
                 let mut history = pending.as_ref().map(Entry::history).unwrap_or_default();
@@ -252,6 +270,7 @@ impl PartitionStore {
     }
 
     fn set(&mut self, entry: Entry) {
+        self.members_floor = self.members_floor.min(entry.oldest());
         let key = entry.key();
         match (self.members).entry(hash(key), |e| e.key() == key, |e| hash(e.key())) {
             Slot::Occupied(mut slot) => *slot.get_mut() = entry,
@@ -269,6 +288,8 @@ impl PartitionStore {
 
     /// The batch is aborted: forget its changes, and the next batch's decided on top of them.
     pub fn abort(&mut self) {
+        // The members that retention found stale were replaced by the changes forgotten now.
+        self.members_floor = i32::MIN;
         self.pending.clear();
         self.pending_newest = None;
         self.sealed.clear();

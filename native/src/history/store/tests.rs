@@ -115,3 +115,37 @@ fn a_restored_partition_is_the_partition_that_wrote_the_changelog() {
     assert!(restored.get("M2").is_empty());
     assert!(!restored.restore(b"M3", Some(b"\x09garbage")));
 }
+
+#[test]
+fn retention_expires_each_member_when_its_day_falls_out_however_the_newest_date_moves() {
+    let mut store = PartitionStore::new(400);
+    for (member, day) in [("A", 100), ("B", 150), ("C", 200)] {
+        store.put(member, history(member, member, day), day);
+    }
+    store.commit();
+    // Newest dates that expire nothing, then one member after another (day + 401 drops it).
+    let steps = [(300, ""), (450, ""), (501, "A"), (520, "A"), (551, "AB"), (601, "ABC")];
+    for (newest, gone) in steps {
+        store.put("N", history(&format!("n{newest}"), "CN", newest), newest);
+        store.commit();
+        for member in ["A", "B", "C"] {
+            let expired = gone.contains(member);
+            assert_eq!(store.get(member).is_empty(), expired, "{member} at newest {newest}");
+        }
+    }
+}
+
+#[test]
+fn members_found_stale_in_an_aborted_batch_are_found_again() {
+    let mut store = PartitionStore::new(400);
+    store.put("OLD", history("e1", "C1", 100), 100);
+    store.commit();
+    store.put("NEW", history("e2", "C2", 501), 501); // OLD falls out: a tombstone, pending
+    store.abort();
+    assert!(store.get("OLD").has_event("e1"));
+    store.put("NEW", history("e2", "C2", 501), 501); // the batch decided again
+    let tombstone = (b"OLD".to_vec(), None);
+    assert!(store.changelog().contains(&tombstone));
+    store.commit();
+    assert!(store.get("OLD").is_empty());
+}
