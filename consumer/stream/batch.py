@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 from confluent_kafka import Message
@@ -22,6 +23,17 @@ class Batch:
     started: float  # perf_counter when it was consumed
     fetched: float  # monotonic, the same moment (for `stuck_for`)
     tally: Tally = field(default_factory=Tally)  # its claim metrics, once produced
+
+    @classmethod
+    def of(cls, records: list[Message]) -> Batch:
+        """The batch of `records` (consumed just now)."""
+        first: dict[Key, int] = {}
+        nxt: dict[Key, int] = {}
+        for m in records:
+            tp, offset = (m.topic() or "", m.partition() or 0), m.offset() or 0
+            first.setdefault(tp, offset)
+            nxt[tp] = offset + 1
+        return cls(records, first, nxt, time.perf_counter(), time.monotonic())
 
 
 @dataclass(eq=False, slots=True)

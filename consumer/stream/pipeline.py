@@ -195,18 +195,16 @@ class Pipeline(Recovery, Callbacks, Committing):
     def _batch(self, messages: list[Message]) -> Batch | None:
         bounds = self.bounds
         records = [m for m in messages if self._usable(m) and (not bounds or bounds.keep(m))]
-        first, nxt = _positions(records)
-        stray = first.keys() - self.assigned
+        batch = Batch.of(records)
+        stray = batch.first.keys() - self.assigned
         if stray:
             # Fetched before their partition was revoked or lost: its claim history is gone
             # (its new owner restores it), so deciding them here could miss a re-sent event.
             log.warning("records of partitions no longer assigned dropped",
                         extra={"partitions": sorted(p for _, p in stray)})  # fmt: skip
             records = [m for m in records if (m.topic() or "", m.partition() or 0) not in stray]
-            first, nxt = _positions(records)
-        if not records:
-            return None
-        return Batch(records, first, nxt, time.perf_counter(), time.monotonic())
+            batch = Batch.of(records)
+        return batch if records else None
 
     def _handle_batch(self, batch: Batch) -> None:
         """Decide the batch (while the last one's commit runs), then produce it and start its
@@ -296,14 +294,3 @@ class Pipeline(Recovery, Callbacks, Committing):
             for kind, millis in (msg.timestamp() for msg in records)
             if kind and millis > 0
         )
-
-
-def _positions(records: list[Message]) -> tuple[dict[Key, int], dict[Key, int]]:
-    """Each partition's first offset in `records`, and the offset after its last."""
-    first: dict[Key, int] = {}
-    nxt: dict[Key, int] = {}
-    for m in records:
-        tp, offset = (m.topic() or "", m.partition() or 0), m.offset() or 0
-        first.setdefault(tp, offset)
-        nxt[tp] = offset + 1
-    return first, nxt
