@@ -124,13 +124,24 @@ fn retention_expires_each_member_when_its_day_falls_out_however_the_newest_date_
     }
     store.commit();
     // Newest dates that expire nothing, then one member after another (day + 401 drops it).
-    let steps = [(300, ""), (450, ""), (501, "A"), (520, "A"), (551, "AB"), (601, "ABC")];
+    let steps = [
+        (300, ""),
+        (450, ""),
+        (501, "A"),
+        (520, "A"),
+        (551, "AB"),
+        (601, "ABC"),
+    ];
     for (newest, gone) in steps {
         store.put("N", history(&format!("n{newest}"), "CN", newest), newest);
         store.commit();
         for member in ["A", "B", "C"] {
             let expired = gone.contains(member);
-            assert_eq!(store.get(member).is_empty(), expired, "{member} at newest {newest}");
+            assert_eq!(
+                store.get(member).is_empty(),
+                expired,
+                "{member} at newest {newest}"
+            );
         }
     }
 }
