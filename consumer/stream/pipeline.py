@@ -224,7 +224,7 @@ class Pipeline(Recovery, Callbacks, Committing):
             # that one (whose own partitions the recovery rewound already).
             failed, self._failed = self._failed, None
             self.processor.abandoned()
-            self._rewind({tp: o for tp, o in batch.first.items() if tp not in failed})
+            self._read_again({tp: o for tp, o in batch.first.items() if tp not in failed})
             return
         if self.waiting_since is None:
             self.waiting_since = batch.fetched

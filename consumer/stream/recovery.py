@@ -71,6 +71,8 @@ class Recovery:
     _on_revoke: Callable[[Consumer, list[TopicPartition]], None]
     _on_lost: Callable[[Consumer, list[TopicPartition]], None]
     _finish: Callable[[Batch], None]
+    _restore_history: Callable[[list[int]], None]
+    changelog_topic: str | None
 
     # --- failure paths ---------------------------------------------------------------------
 
@@ -93,7 +95,7 @@ class Recovery:
                 log.warning("batch aborted; re-reading it", extra={"error": str(exc)})
             if not self._abort():
                 self._replace_producer()
-        self._rewind(first)
+        self._read_again(first)
 
     def _recover_commit(self, failure: CommitFailed, batch: Batch) -> bool:
         """The commit failed. Abortable: abort and re-read. Otherwise its outcome is unknown
@@ -108,7 +110,7 @@ class Recovery:
         )
         if failure.abortable and self._abort():
             self.metrics.transactions.labels("aborted").inc()
-            self._rewind(first)
+            self._read_again(first)
             return False
         self._replace_producer()
         committed = self._committed(list(first))
@@ -119,10 +121,39 @@ class Recovery:
             return True
         self.metrics.transactions.labels("aborted").inc()
         self.processor.abandoned()
-        self._rewind(
-            {tp: committed.get(tp, -1) if committed.get(tp, -1) >= 0 else first[tp] for tp in first}
-        )
+        self._read_again(first, committed)
         return False
+
+    def _read_again(self, first: dict[Key, int], committed: dict[Key, int] | None = None) -> None:
+        """Rewind a batch's partitions to where the group stands (its first offsets where the
+        group has none). The group's offsets, not the batch, say where: a committed offset
+        behind the batch means a batch finished before it was not kept after all - seen in a
+        broker restart, where the coordinator completed a commit whose markers never reached
+        the partitions, and aborted it later. That batch is read again too, and the partition's
+        claim history, which holds its claims, is rebuilt from the changelog first."""
+        if not first:
+            return
+        if committed is None:
+            committed = self._committed(list(first))
+        behind = sorted(tp[1] for tp, o in first.items() if 0 <= committed.get(tp, -1) < o)
+        if behind:
+            log.warning(
+                "the group's offsets are behind the batch: a commit reported done was not kept",
+                extra={"partitions": behind},
+            )
+            self._rebuild_history(behind)
+        self._rewind({tp: o if (o := committed.get(tp, -1)) >= 0 else first[tp] for tp in first})
+
+    def _rebuild_history(self, partitions: list[int]) -> None:
+        """Drop the partitions' claim history and read it back from the changelog (which
+        holds what was committed, and nothing of an aborted batch)."""
+        history = self.processor.history
+        if history is None or self.changelog_topic is None:
+            return  # a replay: its history comes from the input, read again with it
+        self.processor.abandoned()
+        for partition in partitions:
+            history.revoke(partition)
+        self._restore_history(partitions)
 
     def _note_failure(self) -> None:
         if self._failing_since is None:

@@ -12,8 +12,10 @@ import pytest
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
 from prometheus_client import CollectorRegistry
 
+import consumer.stream.callbacks
 import consumer.stream.recovery
 import consumer.stream.txn
+from consumer._native import History
 from consumer.codec.encoding import claim_body
 from consumer.codec.wire import Wire
 from consumer.engine import RULE_IDS, Engine
@@ -140,10 +142,11 @@ class FakeConsumer:
 
 @dataclass
 class FakeProducer:
-    """One producer instance; `commit_failures` are raised by the next commits, in order.
+    """One producer instance; `commit_failures` are raised by the next commits, in order
+    (None: that commit goes through).
     `block` makes send_offsets_to_transaction hang until it is set (a stuck librdkafka call)."""
 
-    commit_failures: list[Exception] = field(default_factory=list)
+    commit_failures: list[Exception | None] = field(default_factory=list)
     produced: list[str] = field(default_factory=list)
     calls: list[str] = field(default_factory=list)
     offsets: list[list[tuple[str, int, int]]] = field(default_factory=list)  # per transaction
@@ -156,7 +159,9 @@ class FakeProducer:
     def begin_transaction(self) -> None:
         self.calls.append("begin")
 
-    def produce(self, topic: str, value: bytes, key: bytes | None, headers: Any = None) -> None:
+    def produce(
+        self, topic: str, value: bytes, key: bytes | None, headers: Any = None, partition: int = -1
+    ) -> None:
         self.produced.append(topic)
 
     def poll(self, timeout: float = 0) -> int:
@@ -170,8 +175,8 @@ class FakeProducer:
 
     def commit_transaction(self, timeout: float = -1) -> None:
         self.calls.append("commit")
-        if self.commit_failures:
-            raise self.commit_failures.pop(0)
+        if self.commit_failures and (failure := self.commit_failures.pop(0)) is not None:
+            raise failure
 
     def abort_transaction(self, timeout: float) -> None:
         self.calls.append("abort")
@@ -199,6 +204,14 @@ def batch() -> list[Record]:
     return [Record(value, 100 + i) for i, value in enumerate(values)]
 
 
+def _restore_empty(
+    settings: Any, history: History, partitions: list[int], **_: Any
+) -> dict[int, float]:
+    for partition in partitions:
+        history.assign(partition)
+    return dict.fromkeys(partitions, 0.0)
+
+
 def run_pipeline(
     monkeypatch: pytest.MonkeyPatch,
     registry: CollectorRegistry,
@@ -206,10 +219,14 @@ def run_pipeline(
     fake_producer: FakeProducer | list[FakeProducer],
     guarantee: str = "exactly_once",
     guard: DeadLetterGuard | None = None,
+    history: History | None = None,
+    changelog_topic: str | None = None,
     **processing: Any,
 ) -> Pipeline:
     """The service's loop over the fake clients, until every scripted batch was consumed.
-    With a list of producers, each new producer (a replacement) is the next one."""
+    With a list of producers, each new producer (a replacement) is the next one. With a
+    `history`, claims are decided against it (its partitions assigned by the caller, or
+    restored empty on assignment with a `changelog_topic`)."""
     # The recovery tests script the loop that decides ahead (a batch consumed on top of each
     # commit); `decide_ahead=False` runs the serial loop, the default.
     processing.setdefault("decide_ahead", True)
@@ -220,8 +237,13 @@ def run_pipeline(
     monkeypatch.setattr(consumer.stream.recovery, "Consumer", lambda config: fake_consumer)
     monkeypatch.setattr(consumer.stream.txn, "Producer", lambda config: producers.pop(0))
     metrics = Metrics(registry, RULE_IDS, DLQ_ERROR_CLASSES)
-    processor = build_processor(Wire.build(settings), Engine.load())
+    processor = build_processor(Wire.build(settings), Engine.load(), history=history)
     processor.guard = guard or DeadLetterGuard(max_ratio=0.5, window=10)
-    pipeline = Pipeline(settings, processor, metrics, stop_when=lambda: not fake_consumer.batches)
+    if changelog_topic:  # restoring a partition's history from the changelog: an empty one
+        monkeypatch.setattr(consumer.stream.callbacks, "restore", _restore_empty)
+    pipeline = Pipeline(
+        settings, processor, metrics, stop_when=lambda: not fake_consumer.batches,
+        changelog_topic=changelog_topic,
+    )  # fmt: skip
     pipeline.run()
     return pipeline

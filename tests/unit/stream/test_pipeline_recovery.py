@@ -16,7 +16,10 @@ from prometheus_client import CollectorRegistry
 
 import consumer.stream.recovery
 import consumer.stream.txn
+from consumer._native import History
+from consumer.codec.encoding import claim_body
 from consumer.stream.txn import BoundedProducer, StuckCall
+from tests.claim_examples import claim_record
 from tests.unit.stream.fake_kafka import (
     ABORTABLE,
     TOPIC,
@@ -254,3 +257,74 @@ def test_a_bounded_call_returns_its_result_or_raises_its_error(
     while not fake.closed and time.monotonic() < deadline:
         time.sleep(0.01)
     assert fake.closed
+
+
+@pytest.mark.parametrize("decide_ahead", [True, False])
+def test_a_batch_whose_commit_did_not_go_through_is_decided_again_not_skipped_as_resent(
+    monkeypatch: pytest.MonkeyPatch, decide_ahead: bool
+) -> None:
+    """Its claims were recorded in the history while it was decided; the history must forget
+    them with the batch, or the re-read finds every event "decided before" and writes nothing
+    for it while its offsets are committed: the batch lost."""
+    registry = CollectorRegistry()
+    claims = [claim_record(event_id=f"evt-{i}", claim_id=f"CLM-{i}") for i in range(3)]
+    records = [Record(claim_body(claim), 100 + i) for i, claim in enumerate(claims)]
+    history = History(400)
+    history.assign(0)
+    # Read again after the failure (deciding ahead, one more batch was read on top of it).
+    fake_consumer = FakeConsumer([records, records, records], committed_offset=100)
+    first, second = FakeProducer(commit_failures=[UNKNOWN]), FakeProducer()
+    run_pipeline(
+        monkeypatch, registry, fake_consumer, [first, second], history=history,
+        decide_ahead=decide_ahead,
+    )  # fmt: skip
+    assert fake_consumer.seeks[0] == (TOPIC, 0, 100)
+    assert len(first.produced) == 3  # a decision each
+    assert second.produced == first.produced  # decided again alike, none skipped as re-sent
+
+
+def test_history_of_a_batch_whose_commit_got_stuck_is_forgotten(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(consumer.stream.txn, "GRACE_SECONDS", 0.2)
+    registry = CollectorRegistry()
+    claims = [claim_record(event_id=f"evt-{i}", claim_id=f"CLM-{i}") for i in range(3)]
+    records = [Record(claim_body(claim), 100 + i) for i, claim in enumerate(claims)]
+    history = History(400)
+    history.assign(0)
+    fake_consumer = FakeConsumer([records, records, records], committed_offset=100)
+    release = threading.Event()
+    stuck, second = FakeProducer(block=release), FakeProducer()
+    try:
+        run_pipeline(
+            monkeypatch, registry, fake_consumer, [stuck, second], history=history,
+            transaction_timeout_ms=1000,
+        )  # fmt: skip
+    finally:
+        release.set()
+    assert len(stuck.produced) == 3
+    assert second.produced == stuck.produced
+
+
+@pytest.mark.parametrize("decide_ahead", [True, False])
+def test_a_batch_the_broker_did_not_keep_is_read_again_with_its_history_rebuilt(
+    monkeypatch: pytest.MonkeyPatch, decide_ahead: bool
+) -> None:
+    """Seen in the broker-restart test: batch A's commit returned, the broker then lost its
+    markers and aborted it; batch B failed after it. The group's offset is A's first: both are
+    read again, and A's claims - still in the history - must not be skipped as re-sent."""
+    registry = CollectorRegistry()
+    claims = [claim_record(event_id=f"evt-{i}", claim_id=f"CLM-{i}") for i in range(6)]
+    records = [Record(claim_body(claim), 100 + i) for i, claim in enumerate(claims)]
+    a, b = records[:3], records[3:]
+    # Deciding ahead, one more batch is consumed on top of B (and dropped with it).
+    script = [a, b, a, a, b] if decide_ahead else [a, b, a, b]
+    fake_consumer = FakeConsumer(script, committed_offset=100)
+    first, second = FakeProducer(commit_failures=[None, UNKNOWN]), FakeProducer()
+    run_pipeline(
+        monkeypatch, registry, fake_consumer, [first, second], history=History(400),
+        changelog_topic="history", decide_ahead=decide_ahead,
+    )  # fmt: skip
+    decisions = [t for t in second.produced if t != "history"]
+    assert len(decisions) == 6  # A's three decided again, none skipped as re-sent; B's three
+    assert (TOPIC, 0, 100) in fake_consumer.seeks
