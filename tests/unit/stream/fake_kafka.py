@@ -204,6 +204,12 @@ def batch() -> list[Record]:
     return [Record(value, 100 + i) for i, value in enumerate(values)]
 
 
+def distinct(count: int) -> list[Record]:
+    """Accepted claims at offsets 100, 101, ... with an event and a claim id of their own."""
+    claims = [claim_record(event_id=f"evt-{i}", claim_id=f"CLM-{i}") for i in range(count)]
+    return [Record(claim_body(claim), 100 + i) for i, claim in enumerate(claims)]
+
+
 def _restore_empty(
     settings: Any, history: History, partitions: list[int], **_: Any
 ) -> dict[int, float]:

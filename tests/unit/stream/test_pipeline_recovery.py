@@ -17,9 +17,7 @@ from prometheus_client import CollectorRegistry
 import consumer.stream.recovery
 import consumer.stream.txn
 from consumer._native import History
-from consumer.codec.encoding import claim_body
 from consumer.stream.txn import BoundedProducer, StuckCall
-from tests.claim_examples import claim_record
 from tests.unit.stream.fake_kafka import (
     ABORTABLE,
     TOPIC,
@@ -29,6 +27,7 @@ from tests.unit.stream.fake_kafka import (
     FatalError,
     Record,
     batch,
+    distinct,
     run_pipeline,
 )
 
@@ -267,8 +266,7 @@ def test_a_batch_whose_commit_did_not_go_through_is_decided_again_not_skipped_as
     them with the batch, or the re-read finds every event "decided before" and writes nothing
     for it while its offsets are committed: the batch lost."""
     registry = CollectorRegistry()
-    claims = [claim_record(event_id=f"evt-{i}", claim_id=f"CLM-{i}") for i in range(3)]
-    records = [Record(claim_body(claim), 100 + i) for i, claim in enumerate(claims)]
+    records = distinct(3)
     history = History(400)
     history.assign(0)
     # Read again after the failure (deciding ahead, one more batch was read on top of it).
@@ -288,8 +286,7 @@ def test_history_of_a_batch_whose_commit_got_stuck_is_forgotten(
 ) -> None:
     monkeypatch.setattr(consumer.stream.txn, "GRACE_SECONDS", 0.2)
     registry = CollectorRegistry()
-    claims = [claim_record(event_id=f"evt-{i}", claim_id=f"CLM-{i}") for i in range(3)]
-    records = [Record(claim_body(claim), 100 + i) for i, claim in enumerate(claims)]
+    records = distinct(3)
     history = History(400)
     history.assign(0)
     fake_consumer = FakeConsumer([records, records, records], committed_offset=100)
@@ -314,8 +311,7 @@ def test_a_batch_the_broker_did_not_keep_is_read_again_with_its_history_rebuilt(
     markers and aborted it; batch B failed after it. The group's offset is A's first: both are
     read again, and A's claims - still in the history - must not be skipped as re-sent."""
     registry = CollectorRegistry()
-    claims = [claim_record(event_id=f"evt-{i}", claim_id=f"CLM-{i}") for i in range(6)]
-    records = [Record(claim_body(claim), 100 + i) for i, claim in enumerate(claims)]
+    records = distinct(6)
     a, b = records[:3], records[3:]
     # Deciding ahead, one more batch is consumed on top of B (and dropped with it).
     script = [a, b, a, a, b] if decide_ahead else [a, b, a, b]
