@@ -149,7 +149,7 @@ class Recovery:
         holds what was committed, and nothing of an aborted batch)."""
         history = self.processor.history
         if history is None or self.changelog_topic is None:
-            return  # a replay: its history comes from the input, read again with it
+            return  # a replay keeps its history in memory only: nothing to restore it from
         self.processor.abandoned()
         for partition in partitions:
             history.revoke(partition)
