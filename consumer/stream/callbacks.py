@@ -16,6 +16,7 @@ import orjson
 from confluent_kafka import Consumer, TopicPartition
 
 from consumer.settings import Settings
+from consumer.stream.fetching import FetchStates
 from consumer.stream.history import restore
 from consumer.stream.metrics import Metrics
 from consumer.stream.processing import ClaimProcessor
@@ -36,6 +37,8 @@ class Callbacks:
     waiting_since: float | None
     changelog_topic: str | None
     restoring: set[int]
+    fetching: FetchStates
+    bounds: object | None
     _settle: Callable[[], None]
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
@@ -95,6 +98,7 @@ class Callbacks:
         for p in partitions:
             self.assigned.discard((p.topic, p.partition))
             self.lag.pop((p.topic, p.partition), None)
+            self.fetching.forget((p.topic, p.partition))
             with contextlib.suppress(KeyError):  # no stats seen yet for it
                 self.metrics.consumer_lag.remove(p.topic, str(p.partition))
             if history is not None and self.changelog_topic:
@@ -112,11 +116,18 @@ class Callbacks:
         )
 
     def _on_stats(self, stats_json: str) -> None:
-        """librdkafka statistics: per-partition lag of the partitions being fetched."""
+        """librdkafka statistics: per-partition lag of the partitions being fetched, and which
+        assigned partitions are not fetched from (`consumer.stream.fetching`)."""
         stats = orjson.loads(stats_json)
         for topic, tstats in stats.get("topics", {}).items():
             for part, pstats in tstats.get("partitions", {}).items():
-                if pstats.get("fetch_state") != "active" or int(part) < 0:
+                key = (topic, int(part))
+                if key not in self.assigned:
+                    continue  # the topic's other partitions (and librdkafka's -1)
+                state = pstats.get("fetch_state", "")
+                if self.bounds is None:  # a replay pauses the partitions it has finished
+                    self.fetching.update(key, state)
+                if state != "active":
                     continue
                 # Under exactly-once the offsets are committed by the producer's transaction,
                 # so librdkafka's own `consumer_lag` (from the consumer's commits) goes stale;
@@ -128,6 +139,7 @@ class Callbacks:
                 if end < 0 or position < 0:
                     continue
                 lag = max(0, end - position)
-                self.lag[(topic, int(part))] = lag
+                self.lag[key] = lag
                 self.metrics.consumer_lag.labels(topic, part).set(lag)
+        self.metrics.partitions_not_fetching.set(len(self.fetching.stalled()))
         self.metrics.producer_queue.set(len(self.producer))

@@ -64,6 +64,9 @@ _GAUGES = (
      ("topic", "partition")),
     ("assigned_partitions", "assigned_partitions", "Input partitions assigned to this instance.",
      ()),
+    ("partitions_not_fetching", "partitions_not_fetching",
+     "Assigned input partitions librdkafka has not fetched from (fetch state other than "
+     "active) for over a minute: their claims are not being decided.", ()),
     ("producer_queue", "producer_queue_messages", "Messages waiting in the producer queue.", ()),
     ("last_progress", "last_progress_timestamp_seconds",
      "Unix time of the last committed batch (or idle poll with nothing to do).", ()),
@@ -93,6 +96,7 @@ class Metrics:
     shadow_rule_changes: Counter
     consumer_lag: Gauge
     assigned_partitions: Gauge
+    partitions_not_fetching: Gauge
     producer_queue: Gauge
     last_progress: Gauge
     history_members: Gauge

@@ -41,6 +41,7 @@ from consumer.stream.batch import Batch, InFlight
 from consumer.stream.callbacks import Callbacks
 from consumer.stream.commit import Committing
 from consumer.stream.dlq import DeadLetterRatioError
+from consumer.stream.fetching import FetchStates
 from consumer.stream.metrics import Metrics
 from consumer.stream.processing import ClaimProcessor
 from consumer.stream.recovery import ConsumerFailed, Interrupted, Key, Recovery
@@ -94,6 +95,7 @@ class Pipeline(Recovery, Callbacks, Committing):
         self.processed = 0
         self.assigned: set[Key] = set()
         self.lag: dict[Key, int] = {}
+        self.fetching = FetchStates()  # assigned partitions librdkafka does not fetch from
         self.last_progress = time.time()
         # Since when fetched records wait to be committed (monotonic; None: nothing waits).
         self.waiting_since: float | None = None

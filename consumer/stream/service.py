@@ -49,15 +49,21 @@ class Service:
     pipeline: Pipeline
 
     def readiness(self) -> tuple[bool, str]:
-        """Ready: partitions assigned, their claim history restored, and the loop commits what
-        it fetches. Records fetched and not committed within the transaction timeout mean it
-        is stuck (e.g. a broker restart it is recovering from), whatever the lag gauge -
-        updated only by the consumer's statistics, so possibly stale - says."""
+        """Ready: partitions assigned, their claim history restored, librdkafka fetching from
+        them, and the loop commits what it fetches. Records fetched and not committed within
+        the transaction timeout mean it is stuck (e.g. a broker restart it is recovering
+        from), whatever the lag gauge - updated only by the consumer's statistics, so possibly
+        stale - says."""
         pipeline = self.pipeline
         if not pipeline.assigned:
             return False, "no partitions assigned"
         if pipeline.restoring:
             return False, f"restoring history of partition(s) {sorted(pipeline.restoring)}"
+        stalled = pipeline.fetching.stalled()
+        if stalled:
+            which = ", ".join(f"{s.partition} ({s.state})" for s in stalled)
+            seconds = max(s.seconds for s in stalled)
+            return False, f"not fetching: partition(s) {which} for {seconds:.0f}s"
         stuck = pipeline.stuck_for()
         if stuck > self.settings.processing.transaction_timeout_ms / 1000:
             return False, f"stuck: fetched records not committed for {stuck:.0f}s"

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from consumer.settings import load_settings
+from consumer.stream.fetching import NOT_FETCHING_SECONDS, FetchStates
 from consumer.stream.service import STALL_SECONDS, Service
 
 
@@ -19,6 +20,7 @@ class FakePipeline:
     last_progress: float = field(default_factory=time.time)
     stuck: float = 0.0
     restoring: set[int] = field(default_factory=set)
+    fetching: FetchStates = field(default_factory=FetchStates)
 
     def stuck_for(self) -> float:
         return self.stuck
@@ -56,3 +58,17 @@ def test_not_ready_when_nothing_committed_for_long_with_lag() -> None:
     ready, why = _readiness(FakePipeline(lag={("claims.submitted", 0): 10}, last_progress=old))
     assert not ready
     assert why.startswith("stalled: no progress for")
+
+
+def test_not_ready_while_an_assigned_partition_is_not_fetched_from() -> None:
+    # Nothing fetched, so nothing waits and no lag is measured: only the fetch state tells.
+    now = [0.0]
+    fetching = FetchStates(clock=lambda: now[0])
+    fetching.update(("claims.submitted", 3), "offset-query")
+    pipeline = FakePipeline(fetching=fetching)
+    assert _readiness(pipeline)[0]
+    now[0] = NOT_FETCHING_SECONDS + 12
+    assert _readiness(pipeline) == (
+        False,
+        f"not fetching: partition(s) 3 (offset-query) for {NOT_FETCHING_SECONDS + 12:.0f}s",
+    )
