@@ -37,6 +37,7 @@ class Workload:
     peer_python: Path | None = None
     baseline_repo: Path | None = None  # another checkout whose validator is compared
     resent: int = 0  # re-sent events in the input: no decision for them when history is on
+    broker_pid: int | None = None  # the local broker's JVM, for its CPU; None: an external one
 
 
 @dataclass
@@ -57,6 +58,7 @@ class AppRun:
             "window_seconds": round(r.seconds, 3),
             "startup_seconds": round(r.startup_seconds, 2),
             "cpu_cores": round(r.cpu_cores, 3),
+            "broker_cores": None if r.broker_cores is None else round(r.broker_cores, 3),
             "claims_per_cpu_second": round(r.per_cpu_second, 1),
             "peak_rss_mb": round(r.peak_rss_mb, 1),
             "outputs": self.outputs,
@@ -202,7 +204,7 @@ def run_app(
 
         result = watch(
             apps, progress, w.total, cluster=w.cluster, group=group, members=processes,
-            on_sample=on_sample,
+            on_sample=on_sample, broker_pid=w.broker_pid,
         )  # fmt: skip
         metrics = probe.merged([probe.scrape(port) for port in ports if port])
     finally:
