@@ -291,7 +291,7 @@ def _report(out_dir: Path) -> int:
     saved = json.loads((out_dir / "results.json").read_text("utf-8"))
     meta, results = saved["meta"], saved["results"]
     labels = [(str(key), str(label)) for key, label in meta["labels"]]
-    found = targets(results)
+    found = targets(results, cpus=meta.get("cpus"))
     text = render(meta, results, labels, found)
     print(text)
     saved["targets"] = [t.as_dict() for t in found]
