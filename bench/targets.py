@@ -67,7 +67,29 @@ def _stateful(results: dict[str, Any]) -> Target:
     )  # fmt: skip
     if t.passed is not None and not results["validator"].get("history_active"):
         t.passed, t.note = None, "history not at work in this build: both rows are stateless"
+    t.note = "; ".join(n for n in (t.note, _changelog_bound(results)) if n)
     return t
+
+
+def _changelog_bound(results: dict[str, Any]) -> str:
+    """The on/off ratio the changelog record alone leaves room for: its cost per claim, from
+    the passthrough with and without it, added to the stateless validator's time per claim."""
+    rates = [results.get(k, {}).get("median") or 0.0
+             for k in ("passthrough-changelog", "passthrough", "validator-stateless")]  # fmt: skip
+    if min(rates) <= 0:
+        return ""
+    with_changelog, without, stateless = rates
+    cost = 1 / with_changelog - 1 / without  # seconds per claim (medians)
+    ratio = paired_ratio(results, "passthrough-changelog", "passthrough")
+    same_rounds = f"passthrough + changelog / passthrough = {ratio:.2f}, same rounds"
+    if cost <= 0:
+        return f"a changelog record per claim cost the passthrough nothing visible ({same_rounds})"
+    t_off = 1 / stateless
+    return (
+        f"a changelog record per claim alone costs the passthrough {cost * 1e6:.1f} µs a claim "
+        f"({same_rounds}): with a history store that cost nothing, on/off would be at most "
+        f"{t_off / (t_off + cost):.2f}"
+    )
 
 
 def _shadow(results: dict[str, Any]) -> Target:
