@@ -37,6 +37,7 @@ class Workload:
     peer_python: Path | None = None
     baseline_repo: Path | None = None  # another checkout whose validator is compared
     resent: int = 0  # re-sent events in the input: no decision for them when history is on
+    broker_pid: int | None = None  # the local broker's JVM, for its CPU; None: an external one
 
 
 @dataclass
@@ -57,6 +58,7 @@ class AppRun:
             "window_seconds": round(r.seconds, 3),
             "startup_seconds": round(r.startup_seconds, 2),
             "cpu_cores": round(r.cpu_cores, 3),
+            "broker_cores": None if r.broker_cores is None else round(r.broker_cores, 3),
             "claims_per_cpu_second": round(r.per_cpu_second, 1),
             "peak_rss_mb": round(r.peak_rss_mb, 1),
             "outputs": self.outputs,
@@ -118,6 +120,8 @@ def _passthrough_cmd(
         "--input", w.input_topic, "--output", topics["out"], "--group", group,
         "--guarantee", guarantee, "--transactional-id", f"{group}-{i}",
     ]  # fmt: skip
+    if "changelog" in topics:
+        cmd += ["--changelog", topics["changelog"]]
     env = dict(os.environ)
     if w.kafka_properties:
         env["INFUSION_VALIDATOR_KAFKA__PROPERTIES"] = orjson.dumps(w.kafka_properties).decode()
@@ -144,8 +148,13 @@ _KINDS = {
     "validator": (_validator_cmd, ("accepted", "pended", "dlq")),
     "baseline": (_validator_cmd, ("accepted", "pended", "dlq")),
     "passthrough": (_passthrough_cmd, ("out",)),
+    "passthrough-changelog": (_passthrough_cmd, ("out", "changelog")),
     "peer": (_peer_cmd, ("accepted", "pended")),
 }
+# Compacted, like the validator's history changelog that this stands in for.
+_CONFIGS = {"changelog": {"cleanup.policy": "compact"}}
+# Outputs that are not decisions: counted, but not in "one decision per input".
+_NOT_DECISIONS = ("dlq", "shadow", "changelog")
 
 
 def with_settings(w: Workload, settings: Mapping[str, str]) -> Workload:
@@ -180,7 +189,10 @@ def run_app(
     run_id = f"{kind}-{processes}p-{guarantee}-{uuid.uuid4().hex[:6]}"
     group = f"bench-{run_id}"
     topics = {name: f"bench.{run_id}.{name}" for name in outputs}
-    w.cluster.create({t: (1 if name == "dlq" else w.partitions) for name, t in topics.items()})
+    w.cluster.create(
+        {t: (1 if name == "dlq" else w.partitions) for name, t in topics.items()},
+        {t: _CONFIGS[name] for name, t in topics.items() if name in _CONFIGS},
+    )
     log_dir = w.out_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     progress = GroupProgress(w.bootstrap, group, w.input_topic)
@@ -202,7 +214,7 @@ def run_app(
 
         result = watch(
             apps, progress, w.total, cluster=w.cluster, group=group, members=processes,
-            on_sample=on_sample,
+            on_sample=on_sample, broker_pid=w.broker_pid,
         )  # fmt: skip
         metrics = probe.merged([probe.scrape(port) for port in ports if port])
     finally:
@@ -213,10 +225,13 @@ def run_app(
         progress.close()
     counts = count_committed(w.bootstrap, list(topics.values()))
     by_name = {name: counts[t] for name, t in topics.items()}
-    decided = sum(n for name, n in by_name.items() if name not in ("dlq", "shadow"))
+    decided = sum(n for name, n in by_name.items() if name not in _NOT_DECISIONS)
     # With history at work a re-sent event gets no second decision (SPEC §3.1).
     expected = w.total - (w.resent if probe.history_active(metrics) else 0)
     ok = decided == expected and by_name.get("dlq", 0) == 0
+    # The passthrough's changelog: one record per input too. None is compacted away yet: a
+    # run's records stay in the active segment (1 GiB by default), which is never cleaned.
+    ok = ok and by_name.get("changelog", w.total) == w.total
     w.cluster.delete([*topics.values(), f"{group}-history"])
     return AppRun(kind, result, by_name, ok, str(log_dir), metrics, dict(w.validator_env))
 

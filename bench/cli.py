@@ -142,12 +142,13 @@ def _selected(args: argparse.Namespace) -> list[str]:
 
 
 @contextlib.contextmanager
-def _broker(args: argparse.Namespace) -> Iterator[str]:
+def _broker(args: argparse.Namespace) -> Iterator[tuple[str, int | None]]:
+    """Its bootstrap servers and, for the local broker, its pid (its CPU is measured too)."""
     if args.bootstrap:
-        yield args.bootstrap
+        yield args.bootstrap, None
         return
     with LocalKafka(heap=args.broker_heap) as kafka:
-        yield kafka.bootstrap_servers
+        yield kafka.bootstrap_servers, kafka.pid
 
 
 def _say(text: str) -> None:
@@ -173,9 +174,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _prepare(
-    args: argparse.Namespace, selected: list[str], bootstrap: str, out: Path, meta: dict[str, Any]
+    args: argparse.Namespace,
+    selected: list[str],
+    broker: tuple[str, int | None],
+    out: Path,
+    meta: dict[str, Any],
 ) -> Context:
     """The input topics (5 lines, plus the other sizes if their rows run) and the context."""
+    bootstrap, broker_pid = broker
     cluster = Cluster(bootstrap)
     sizes = sorted({HEADLINE_LINES, *(args.lines if "lines" in selected else [])})
     workloads = {}
@@ -190,7 +196,7 @@ def _prepare(
             bootstrap, cluster, topic, claims, args.partitions, out,
             validator_env=dict(env_overrides(args.env)),
             kafka_properties=kafka_properties(args.kafka_property),
-            baseline_repo=args.baseline_repo, resent=made.resent,
+            baseline_repo=args.baseline_repo, resent=made.resent, broker_pid=broker_pid,
         )  # fmt: skip
         _say(f"  done in {time.monotonic() - t0:.0f}s ({made.resent:,} re-sent events)")
     headline = workloads[HEADLINE_LINES]
@@ -234,6 +240,8 @@ def _rounds(rows: list[Row], repeat: int, warm_up: float) -> dict[str, list[dict
             res = row.run()
             raw.setdefault(row.key, []).append(res)
             cpu = f", {res['cpu_cores']:.2f} cores" if res.get("cpu_cores") else ""
+            if res.get("broker_cores") is not None:
+                cpu += f" + broker {res['broker_cores']:.2f}"
             ok = "" if res.get("ok", True) else "  OUTPUT COUNT WRONG"
             _say(f"[{r + 1}/{repeat}] {row.key}: {res['rate']:,.0f}/s{cpu}{ok}")
     return raw
@@ -259,8 +267,8 @@ def _main(argv: list[str] | None) -> int:
         "variants": args.variant,
     }  # fmt: skip
     began = time.monotonic()
-    with _broker(args) as bootstrap:
-        ctx = _prepare(args, selected, bootstrap, out_dir, meta)
+    with _broker(args) as broker:
+        ctx = _prepare(args, selected, broker, out_dir, meta)
         try:
             rows = build_rows(ctx, selected)
             raw = _rounds(rows, args.repeat, args.warm_up)
@@ -283,7 +291,7 @@ def _report(out_dir: Path) -> int:
     saved = json.loads((out_dir / "results.json").read_text("utf-8"))
     meta, results = saved["meta"], saved["results"]
     labels = [(str(key), str(label)) for key, label in meta["labels"]]
-    found = targets(results)
+    found = targets(results, cpus=meta.get("cpus"))
     text = render(meta, results, labels, found)
     print(text)
     saved["targets"] = [t.as_dict() for t in found]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
@@ -34,9 +34,15 @@ class Cluster:
         # exit); the admin operations' own failures still raise from their futures.
         self.admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 2})
 
-    def create(self, topics: dict[str, int]) -> None:
-        """Create topics (name → partitions) and wait until every partition has a leader."""
-        new = [NewTopic(name, n, 1) for name, n in topics.items()]
+    def create(
+        self, topics: dict[str, int], configs: Mapping[str, Mapping[str, str]] | None = None
+    ) -> None:
+        """Create topics (name → partitions; `configs`: name → topic configs for some of them)
+        and wait until every partition has a leader."""
+        configs = configs or {}
+        new = [
+            NewTopic(name, n, 1, config=dict(configs.get(name, {}))) for name, n in topics.items()
+        ]
         for future in self.admin.create_topics(new, request_timeout=TIMEOUT).values():
             future.result(TIMEOUT)
         deadline = time.monotonic() + TIMEOUT

@@ -6,6 +6,9 @@ number of members) to the last commit *before* the final one. Excluding the fina
 apps that commit on a timer (Quix Streams checkpoints every 5 s by default) from being charged
 for the idle wait before their last commit; for the validator (one commit per batch, every
 ~0.1 s) it makes no difference.
+
+The broker's CPU is sampled over the same window when its pid is known (a local broker): it
+shares this machine's cores with the app, so the two together are what a rate costs here.
 """
 
 from __future__ import annotations
@@ -94,6 +97,7 @@ class Sample:
     committed: int
     cpu: float
     rss_mb: float
+    broker_cpu: float | None = None  # the broker's CPU so far, when its pid is known
 
 
 @dataclass
@@ -105,6 +109,7 @@ class RunResult:
     cpu_cores: float  # CPU used by the processes over the window, in cores
     peak_rss_mb: float
     approximate: bool = False  # start-up included (see `_result`)
+    broker_cores: float | None = None  # CPU the broker used over the same window, in cores
     samples: list[Sample] = field(default_factory=list, repr=False)
 
     @property
@@ -127,6 +132,7 @@ def watch(
     timeout: float = 1800.0,
     interval: float = SAMPLE_SECONDS,
     on_sample: Callable[[Sample], Any] | None = None,
+    broker_pid: int | None = None,
 ) -> RunResult:
     """Sample until the group has committed `total` records; see the module docstring."""
     started = time.monotonic()
@@ -145,7 +151,8 @@ def watch(
             cpu = sum(cpu_seconds(a.pid) for a in apps)
             rss = [memory_mb(a.pid) for a in apps]
             peak = max(peak, *(hwm for _, hwm in rss))
-            sample = Sample(now, committed, cpu, sum(r for r, _ in rss))
+            broker = cpu_seconds(broker_pid) if broker_pid else None
+            sample = Sample(now, committed, cpu, sum(r for r, _ in rss), broker)
             samples.append(sample)
             if on_sample:
                 on_sample(sample)
@@ -177,6 +184,9 @@ def _result(samples: list[Sample], start: int, started: float, peak: float) -> R
         first, end, approximate = samples[0], final, True
     seconds = max(end.t - first.t, 1e-6)
     claims = end.committed - first.committed
+    broker = None
+    if first.broker_cpu is not None and end.broker_cpu is not None:
+        broker = (end.broker_cpu - first.broker_cpu) / seconds
     return RunResult(
         claims=claims,
         seconds=seconds,
@@ -185,5 +195,6 @@ def _result(samples: list[Sample], start: int, started: float, peak: float) -> R
         cpu_cores=(end.cpu - first.cpu) / seconds,
         peak_rss_mb=peak,
         approximate=approximate,
+        broker_cores=broker,
         samples=samples,
     )

@@ -6,10 +6,17 @@ transaction per batch as the validator; the only thing missing is the validator'
 the Python ceiling the product keeps.
 
     python -m bench.passthrough --bootstrap HOST:PORT --input T --output T2 --group G \
-        [--guarantee exactly_once|at_least_once] [--transactional-id ID] [--trace-source]
+        [--guarantee exactly_once|at_least_once] [--transactional-id ID] [--trace-source] \
+        [--changelog T3]
 
 `--trace-source` adds the validator's `source.partition`/`source.offset` headers, so the
 latency run can match outputs to inputs (the throughput rows run without it).
+
+`--changelog T3` also produces, per input record, one record to T3 (compacted, as many
+partitions as the input): the input's key, the first 100 bytes of its value, the input's
+partition, in the batch's transaction. The validator's claim history writes one such record
+per member a batch changed (so at most one per claim); this measures that record's cost alone,
+without the history's own work.
 
 Runs until SIGTERM/SIGINT; the harness measures it by its group's committed offsets.
 """
@@ -36,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--guarantee", default="exactly_once")
     parser.add_argument("--transactional-id", default="bench-passthrough")
     parser.add_argument("--trace-source", action="store_true")
+    parser.add_argument("--changelog", help="also one ~100-byte record per input to this topic")
     args = parser.parse_args(argv)
 
     settings = Settings(
@@ -70,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     consumer.subscribe([args.input])
-    output, produce = args.output, producer.produce
+    output, changelog, produce = args.output, args.changelog, producer.produce
     try:
         while not stopping:
             messages = consumer.consume(batch_size, timeout)
@@ -88,12 +96,23 @@ def main(argv: list[str] | None = None) -> int:
                         ("source.partition", str(msg.partition()).encode()),
                         ("source.offset", str(msg.offset()).encode()),
                     ]
+                value, key = msg.value(), msg.key()
                 while True:
                     try:
-                        produce(output, msg.value(), msg.key(), headers=headers)
+                        produce(output, value, key, headers=headers)
                         break
                     except BufferError:
                         producer.poll(0.1)
+                # Co-partitioned with the input, like the history changelog (explicit partition,
+                # not the key's hash), and in the same transaction as the output and offsets.
+                if changelog:
+                    record = (value or b"")[:100]
+                    while True:
+                        try:
+                            produce(changelog, record, key, partition=msg.partition())
+                            break
+                        except BufferError:
+                            producer.poll(0.1)
                 nxt[(msg.topic(), msg.partition())] = msg.offset() + 1
             offsets = [TopicPartition(t, p, o) for (t, p), o in nxt.items()]
             if exactly_once:

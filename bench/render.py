@@ -13,6 +13,7 @@ RATIOS = (
     ("validator", "passthrough"), ("validator", "peer"), ("validator", "validator-stateless"),
     ("validator-shadow", "validator"), ("validator-alos", "validator"),
     ("validator-2p", "validator"), ("validator", "kafka-perf-consumer"), ("validator", "baseline"),
+    ("passthrough-changelog", "passthrough"),
 )  # fmt: skip
 
 

@@ -19,10 +19,10 @@ def summarise_runs(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "max": round(max(rates), 1),
         "runs": list(runs),
     }
-    for key in ("cpu_cores", "claims_per_cpu_second", "peak_rss_mb"):
+    for key in ("cpu_cores", "broker_cores", "claims_per_cpu_second", "peak_rss_mb"):
         values = [r[key] for r in runs if r.get(key) is not None]
         if values:
-            out[key] = round(median(values), 3 if key == "cpu_cores" else 1)
+            out[key] = round(median(values), 3 if key.endswith("_cores") else 1)
     if any("ok" in r for r in runs):
         out["ok"] = all(r.get("ok", True) for r in runs)
     if any(r.get("approximate") for r in runs):
@@ -60,7 +60,10 @@ def notes(r: dict[str, Any]) -> str:
 
 
 def table(results: dict[str, Any], labels: Sequence[tuple[str, str]]) -> str:
-    head = f"{'':46} {'claims/s':>10} {'min-max':>17} {'CPU':>5} {'per CPU-s':>10} {'RSS MB':>7} ok"
+    head = (
+        f"{'':46} {'claims/s':>10} {'min-max':>17} {'CPU':>5} {'broker':>6} {'per CPU-s':>10} "
+        f"{'RSS MB':>7} ok"
+    )
     lines = [head, "-" * len(head)]
     for key, label in labels:
         r = results.get(key)
@@ -68,13 +71,15 @@ def table(results: dict[str, Any], labels: Sequence[tuple[str, str]]) -> str:
             continue
         spread = f"{r['min']:,.0f}-{r['max']:,.0f}"
         cpu = f"{r['cpu_cores']:.2f}" if "cpu_cores" in r else ""
+        # The broker's cores over the app's window (empty for an external broker).
+        broker = f"{r['broker_cores']:.2f}" if "broker_cores" in r else ""
         per_cpu = fmt(r.get("claims_per_cpu_second")) if "claims_per_cpu_second" in r else ""
         rss = fmt(r.get("peak_rss_mb")) if "peak_rss_mb" in r else ""
         ok = {True: "yes", False: "NO"}.get(r.get("ok"), "")  # type: ignore[arg-type]
         note = notes(r)
         lines.append(
-            f"{label:46} {r['median']:>10,.0f} {spread:>17} {cpu:>5} {per_cpu:>10} {rss:>7} "
-            f"{ok:3}" + (f" {note}" if note else "")
+            f"{label:46} {r['median']:>10,.0f} {spread:>17} {cpu:>5} {broker:>6} {per_cpu:>10} "
+            f"{rss:>7} {ok:3}" + (f" {note}" if note else "")
         )
     return "\n".join(lines).rstrip()
 

@@ -18,7 +18,7 @@ from bench.targets import targets
 CLAIMS = int(QUICK["claims"])
 APPS = (
     "validator", "validator-stateless", "validator-shadow", "validator-alos", "validator-2p",
-    "passthrough", "peer", "validator.l50", "passthrough.l50",
+    "passthrough", "passthrough-changelog", "peer", "validator.l50", "passthrough.l50",
 )  # fmt: skip
 
 
@@ -39,6 +39,10 @@ def test_bench_smoke(kafka_bootstrap: str, tmp_path: Path) -> None:
         assert 10 < run["rate"] < 5_000_000, f"{name}: {run['rate']} claims/s"
         assert 0 < run["peak_rss_mb"] < 2000, name
     assert results["validator"]["runs"][0]["outputs"]["dlq"] == 0
+    # The changelog stand-in: one record per input beside the copies, not counted as outputs.
+    assert results["passthrough-changelog"]["runs"][0]["outputs"] == {
+        "out": CLAIMS, "changelog": CLAIMS,
+    }  # fmt: skip
     assert results["validator-stateless"]["runs"][0]["history_requested"] is False
     assert results["validator-shadow"]["runs"][0]["shadow_requested"] is True
     assert meta["inputs"]["5"]["claims"] == CLAIMS
