@@ -117,6 +117,12 @@ def run_replay(settings: Settings, request: ReplayRequest) -> int:
     history = pipeline.processor.history
     if history is not None:
         rebuild_history(replay_settings, service.wire, history, starts)
+
+        def rebuild(committed: dict[tuple[str, int], int]) -> None:
+            rebuild_history(replay_settings, service.wire, history, committed)
+
+        # A commit the broker reported done and did not keep: rebuilt to where the group is.
+        pipeline.rebuild_from_input = rebuild
     already = sum(starts[(r.topic, r.partition)] - r.start for r in ranges)
     if already:
         print(

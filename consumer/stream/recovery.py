@@ -73,6 +73,9 @@ class Recovery:
     _finish: Callable[[Batch], None]
     _restore_history: Callable[[list[int]], None]
     changelog_topic: str | None
+    # A replay's way to rebuild partitions' claim history from the input, up to the given
+    # offsets (`consumer.replay.rebuild`); the live service restores it from its changelog.
+    rebuild_from_input: Callable[[dict[Key, int]], None] | None = None
 
     # --- failure paths ---------------------------------------------------------------------
 
@@ -130,30 +133,37 @@ class Recovery:
         behind the batch means a batch finished before it was not kept after all - seen in a
         broker restart, where the coordinator completed a commit whose markers never reached
         the partitions, and aborted it later. That batch is read again too, and the partition's
-        claim history, which holds its claims, is rebuilt from the changelog first."""
+        claim history, which holds its claims, is rebuilt first (`_rebuild_history`)."""
         if not first:
             return
         if committed is None:
             committed = self._committed(list(first))
-        behind = sorted(tp[1] for tp, o in first.items() if 0 <= committed.get(tp, -1) < o)
+        behind = {tp: committed[tp] for tp, o in first.items() if 0 <= committed.get(tp, -1) < o}
         if behind:
             log.warning(
                 "the group's offsets are behind the batch: a commit reported done was not kept",
-                extra={"partitions": behind},
+                extra={"partitions": sorted(p for _, p in behind)},
             )
             self._rebuild_history(behind)
         self._rewind({tp: o if (o := committed.get(tp, -1)) >= 0 else first[tp] for tp in first})
 
-    def _rebuild_history(self, partitions: list[int]) -> None:
-        """Drop the partitions' claim history and read it back from the changelog (which
-        holds what was committed, and nothing of an aborted batch)."""
+    def _rebuild_history(self, committed: dict[Key, int]) -> None:
+        """Drop the partitions' claim history and build it again from what was committed: the
+        live service reads its changelog (which holds nothing of an aborted batch); a replay,
+        whose history lives in memory only, records the input again up to the committed
+        offsets, as it did up to its start."""
         history = self.processor.history
-        if history is None or self.changelog_topic is None:
-            return  # a replay keeps its history in memory only: nothing to restore it from
+        rebuild = self.rebuild_from_input
+        if history is None or (self.changelog_topic is None and rebuild is None):
+            return
         self.processor.abandoned()
+        partitions = sorted(p for _, p in committed)
         for partition in partitions:
             history.revoke(partition)
-        self._restore_history(partitions)
+        if self.changelog_topic is not None:
+            self._restore_history(partitions)
+        elif rebuild is not None:
+            rebuild(committed)
 
     def _note_failure(self) -> None:
         if self._failing_since is None:

@@ -118,6 +118,9 @@ class FakeConsumer:
         self._consumed += 1
         return self.batches.pop(0) if self.batches else []
 
+    def assign(self, partitions: list[TopicPartition]) -> None:
+        self.events.append("assign")
+
     def seek(self, tp: TopicPartition) -> None:
         self.seeks.append((tp.topic, tp.partition, tp.offset))
 
@@ -218,6 +221,23 @@ def _restore_empty(
     return dict.fromkeys(partitions, 0.0)
 
 
+@dataclass
+class ScriptBounds:
+    """A replay's bounds (`consumer.replay.bounds.RangeBounds`) ending with the script."""
+
+    consumer: FakeConsumer
+
+    @property
+    def finished(self) -> bool:
+        return not self.consumer.batches
+
+    def keep(self, msg: Any) -> bool:
+        return True
+
+    def after_batch(self, consumer: Any) -> None:
+        pass
+
+
 def run_pipeline(
     monkeypatch: pytest.MonkeyPatch,
     registry: CollectorRegistry,
@@ -227,12 +247,14 @@ def run_pipeline(
     guard: DeadLetterGuard | None = None,
     history: History | None = None,
     changelog_topic: str | None = None,
+    replay_rebuild: Callable[[dict[tuple[str, int], int]], None] | None = None,
     **processing: Any,
 ) -> Pipeline:
     """The service's loop over the fake clients, until every scripted batch was consumed.
     With a list of producers, each new producer (a replacement) is the next one. With a
     `history`, claims are decided against it (its partitions assigned by the caller, or
-    restored empty on assignment with a `changelog_topic`)."""
+    restored empty on assignment with a `changelog_topic`). With `replay_rebuild`, a replay's
+    bounded run from offset 100 instead, which rebuilds its history with it."""
     # The recovery tests script the loop that decides ahead (a batch consumed on top of each
     # commit); `decide_ahead=False` runs the serial loop, the default.
     processing.setdefault("decide_ahead", True)
@@ -251,5 +273,10 @@ def run_pipeline(
         settings, processor, metrics, stop_when=lambda: not fake_consumer.batches,
         changelog_topic=changelog_topic,
     )  # fmt: skip
-    pipeline.run()
+    if replay_rebuild is None:
+        pipeline.run()
+    else:
+        pipeline.rebuild_from_input = replay_rebuild
+        starts = {(TOPIC, p): 100 for p in range(fake_consumer.partitions)}
+        pipeline.run_assigned(starts, ScriptBounds(fake_consumer))
     return pipeline

@@ -324,3 +324,30 @@ def test_a_batch_the_broker_did_not_keep_is_read_again_with_its_history_rebuilt(
     decisions = [t for t in second.produced if t != "history"]
     assert len(decisions) == 6  # A's three decided again, none skipped as re-sent; B's three
     assert (TOPIC, 0, 100) in fake_consumer.seeks
+
+
+def test_a_replay_rebuilds_its_history_from_the_input_when_the_broker_did_not_keep_a_batch(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The same as above in a replay, whose history has no changelog: it is built again from
+    the input up to the group's offsets (where it stood before batch A), so A's claims are
+    decided again instead of skipped as re-sent."""
+    records = distinct(6)
+    a, b = records[:3], records[3:]
+    fake_consumer = FakeConsumer([a, b, a, b], committed_offset=100)
+    history = History(400)
+    history.assign(0)
+    rebuilt: list[dict[tuple[str, int], int]] = []
+
+    def rebuild(committed: dict[tuple[str, int], int]) -> None:
+        rebuilt.append(committed)
+        history.assign(0)  # nothing before offset 100 in this input
+
+    first, second = FakeProducer(commit_failures=[None, UNKNOWN]), FakeProducer()
+    run_pipeline(
+        monkeypatch, CollectorRegistry(), fake_consumer, [first, second], history=history,
+        replay_rebuild=rebuild,
+    )  # fmt: skip
+    assert rebuilt == [{(TOPIC, 0): 100}]
+    assert len(second.produced) == 6  # A's three decided again, none skipped; B's three
+    assert (TOPIC, 0, 100) in fake_consumer.seeks
