@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Callable
 
-from confluent_kafka import Consumer, KafkaError, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic  # type: ignore[attr-defined]
 
 from consumer._native import History
@@ -32,6 +32,8 @@ RESTORE_BATCH = 10_000
 # after this wait. At 1 s, restoring three partitions of a few thousand records took 3.0 s of
 # which 2.97 idle; at 50 ms the same restore takes 0.2 s.
 RESTORE_WAIT = 0.05
+# Between two asks for a changelog partition's offsets the broker could not answer yet.
+RETRY_SECONDS = 0.5
 
 
 def ensure_changelog_topic(settings: Settings, timeout: float = TIMEOUT) -> None:
@@ -97,9 +99,7 @@ def restore(
         ends = {}
         for partition in partitions:
             history.assign(partition)
-            ends[partition] = reader.get_watermark_offsets(
-                TopicPartition(topic, partition), timeout=TIMEOUT, cached=False
-            )
+            ends[partition] = _watermarks(reader, topic, partition)
         total = sum(high - low for low, high in ends.values())
         progress = _Progress(total, on_progress)
         for partition, (low, high) in ends.items():
@@ -110,6 +110,34 @@ def restore(
     finally:
         reader.close()
     return seconds
+
+
+def _watermarks(reader: Consumer, topic: str, partition: int) -> tuple[int, int]:
+    """The partition's first and next offsets, asked again while the broker cannot answer
+    yet: right after start-up created the changelog its partitions may have no leader for a
+    moment (NOT_LEADER_FOR_PARTITION ended a validator in the bench), and so may a broker
+    that restarts. KafkaSetupError, one line, when it still cannot after TIMEOUT."""
+    deadline = time.monotonic() + TIMEOUT
+    while True:
+        try:
+            ends = reader.get_watermark_offsets(
+                TopicPartition(topic, partition), timeout=TIMEOUT, cached=False
+            )
+            problem = "no answer" if ends is None else ""
+        except KafkaException as exc:
+            ends, problem = None, exc.args[0].str()
+        if ends is not None:
+            low, high = ends
+            return low, high
+        if time.monotonic() >= deadline:
+            raise KafkaSetupError(
+                f"cannot read the history changelog {topic}[{partition}]: {problem}"
+            )
+        log.warning(
+            "history changelog not readable yet; asking again",
+            extra={"topic": topic, "partition": partition, "error": problem},
+        )
+        time.sleep(RETRY_SECONDS)
 
 
 class _Progress:
