@@ -86,11 +86,10 @@ def with_new_ids(value: bytes, suffix: bytes) -> bytes:
     return _string(event_id + suffix) + _string(claim_id + suffix) + value[p:]
 
 
-def _fields_to_member(value: bytes) -> tuple[int, int, int]:
-    """Where the claim's fields after its ids start, where member_id starts and where it ends.
-    The fields before member_id, in the schema's order: event_id, claim_id, frequency (enum),
-    payer_claim_number (union null|string), submitted_at (long), line_of_business (enum),
-    contract_id (union null|string)."""
+def with_member(value: bytes, event_id: bytes, claim_id: bytes, member_id: bytes) -> bytes:
+    """The claim with these ids. The fields before member_id, in the schema's order: event_id,
+    claim_id, frequency (enum), payer_claim_number (union null|string), submitted_at (long),
+    line_of_business (enum), contract_id (union null|string)."""
     _, p = _read_string(value, 0)
     _, p = _read_string(value, p)
     middle = p
@@ -103,37 +102,20 @@ def _fields_to_member(value: bytes) -> tuple[int, int, int]:
     branch, p = _read_long(value, p)
     if branch == 1:
         _, p = _read_string(value, p)
-    _, end = _read_string(value, p)
-    return middle, p, end
-
-
-def member_of(value: bytes) -> bytes:
-    """The claim's member_id."""
-    _, start, _ = _fields_to_member(value)
-    return _read_string(value, start)[0]
-
-
-def with_member(value: bytes, event_id: bytes, claim_id: bytes, member_id: bytes) -> bytes:
-    """The claim with these ids."""
-    middle, before_member, after_member = _fields_to_member(value)
+    before_member = p
+    _, p = _read_string(value, p)
     head = _string(event_id) + _string(claim_id) + value[middle:before_member]
-    return head + _string(member_id) + value[after_member:]
+    return head + _string(member_id) + value[p:]
 
 
 @dataclass
 class Copies:
     """`total` records out of `items`, each copy after the first with fresh ids; counts the
-    re-sent events it hands out (a copy re-sends what the original re-sent).
-
-    `new_members`: each copy bills new members too (the key with them), so members keep the
-    input's few claims each. Otherwise every copy adds another claim, on the same dates, to
-    the same members: their histories grow with each copy, and later copies are all PENDED
-    as overlapping the first."""
+    re-sent events it hands out (a copy re-sends what the original re-sent)."""
 
     items: list[Item]
     total: int
     resent: int = 0
-    new_members: bool = False
 
     def __iter__(self) -> Iterator[Item]:
         made = 0
@@ -143,16 +125,9 @@ class Copies:
             for key, value in self.items:
                 if made == self.total:
                     return
-                event_id, p = _read_string(value, 0)
-                claim_id, _ = _read_string(value, p)
+                event_id, _ = _read_string(value, 0)
                 if event_id in seen:
                     self.resent += 1
                 seen.add(event_id)
-                if copy == 0:
-                    yield key, value
-                elif self.new_members:
-                    member = member_of(value) + suffix
-                    yield member, with_member(value, event_id + suffix, claim_id + suffix, member)
-                else:
-                    yield key, with_new_ids(value, suffix)
+                yield key, (value if copy == 0 else with_new_ids(value, suffix))
                 made += 1

@@ -78,12 +78,7 @@ class Items:
 
 def prepare_items(w: Workload, rate: float, seconds: float, path: Path) -> Items:
     needed = WARMUP_CLAIMS + int(rate * seconds)
-    # New members in every copy, as in the input the max rate was measured on (a few claims
-    # each): with the same members, each copy added a claim on the same dates to every
-    # member's history, a heavier stream than the one "half the max rate" comes from (at
-    # 30,000/s, 100k-claim input: p50 1.1 s and falling behind, against 151 ms).
-    items = read_values(w.bootstrap, w.input_topic, w.total)
-    copies = iter(Copies(items, needed, new_members=True))
+    copies = iter(Copies(read_values(w.bootstrap, w.input_topic, w.total), needed))
     warmup = [item for _, item in zip(range(WARMUP_CLAIMS), copies, strict=False)]
     write_items(path, copies)
     return Items(warmup, path)
