@@ -73,8 +73,7 @@ class Recovery:
     _finish: Callable[[Batch], None]
     _restore_history: Callable[[list[int]], None]
     changelog_topic: str | None
-    # A replay's way to rebuild partitions' claim history from the input, up to the given
-    # offsets (`consumer.replay.rebuild`); the live service restores it from its changelog.
+    # A replay's rebuild of partitions' history from the input up to the given offsets.
     rebuild_from_input: Callable[[dict[Key, int]], None] | None = None
 
     # --- failure paths ---------------------------------------------------------------------
@@ -148,10 +147,9 @@ class Recovery:
         self._rewind({tp: o if (o := committed.get(tp, -1)) >= 0 else first[tp] for tp in first})
 
     def _rebuild_history(self, committed: dict[Key, int]) -> None:
-        """Drop the partitions' claim history and build it again from what was committed: the
-        live service reads its changelog (which holds nothing of an aborted batch); a replay,
-        whose history lives in memory only, records the input again up to the committed
-        offsets, as it did up to its start."""
+        """Drop the partitions' claim history and build it again from what was committed: from
+        the changelog (which holds nothing of an aborted batch), or for a replay (history in
+        memory only) from the input up to the committed offsets, as up to its start."""
         history = self.processor.history
         rebuild = self.rebuild_from_input
         if history is None or (self.changelog_topic is None and rebuild is None):
