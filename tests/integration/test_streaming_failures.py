@@ -33,6 +33,7 @@ from tests.integration.streaming import (
     Topics,
     Validator,
     assert_exactly_once,
+    input_index,
     make_topics,
     outcome_of,
     produce_claims,
@@ -222,13 +223,25 @@ def test_broker_restart_under_a_running_validator_keeps_exactly_once(
             validator.close()
 
 
-def _paced(bootstrap: str, topics: Topics, claims: list[dict[str, Any]]) -> threading.Thread:
+def _paced(
+    bootstrap: str, topics: Topics, claims: list[dict[str, Any]], failures: list[str]
+) -> threading.Thread:
     """The claims produced in the background at RESTART_RATE: the validator decides 16,000
     claims in well under a second, so with the input all there it could be done before the
-    broker goes down, and the restart would find no work to carry across."""
-    feeder = threading.Thread(
-        target=produce_claims, args=(bootstrap, topics, claims, RESTART_RATE), daemon=True
-    )
+    broker goes down, and the restart would find no work to carry across.
+
+    The feeder is a client of the restarted broker too, and may fail across the restart
+    (seen under a loaded full run: its idempotent producer stopped at the graceful restart
+    and about 9,000 claims never reached the input). Its failure is kept in `failures` and
+    the outcome is checked against what reached the input, not against what was generated."""
+
+    def feed() -> None:
+        try:
+            produce_claims(bootstrap, topics, claims, RESTART_RATE)
+        except Exception as exc:  # any failure: kept for the report, see above
+            failures.append(repr(exc))
+
+    feeder = threading.Thread(target=feed, daemon=True)
     feeder.start()
     return feeder
 
@@ -238,7 +251,8 @@ def _restart_twice_under(
 ) -> None:
     bootstrap = kafka.bootstrap_servers
     claims = list(generate_claims(RESTART_CLAIMS, seed=303))
-    feeder = _paced(bootstrap, topics, claims)
+    feeder_failures: list[str] = []
+    feeder = _paced(bootstrap, topics, claims, feeder_failures)
     group = GroupWatcher(bootstrap, group_id, topics.input)
     committed_after: list[int] = []
     recovery: list[float] = []
@@ -253,7 +267,7 @@ def _restart_twice_under(
         group.wait_caught_up(120, lambda: f"\n{validator.tail()}")
         # Once more with SIGKILL (no controlled shutdown), mid-stream again: more claims.
         more = list(generate_claims(RESTART_CLAIMS, seed=304))
-        feeder = _paced(bootstrap, topics, more)
+        feeder = _paced(bootstrap, topics, more, feeder_failures)
         _progress(group, RESTART_CLAIMS + RESTART_CLAIMS // 5, validator, 120)
         kafka.restart(hard=True)
         back = time.monotonic()
@@ -265,13 +279,17 @@ def _restart_twice_under(
     finally:
         group.close()
     print(f"\nrecovery after the broker's return (graceful, hard): {recovery}")
+    print(f"feeder failures: {feeder_failures or 'none'}")
 
+    # Exactly once against the input as it stands: every event that reached it, decided once.
+    arrived = {event_id for _, event_id in input_index(bootstrap, topics).values()}
+    assert arrived <= {c["event_id"] for c in [*claims, *more]}
     # Work was left after each restart: the validator had to carry on across it.
-    assert committed_after[0] < RESTART_CLAIMS, committed_after
-    assert committed_after[1] < 2 * RESTART_CLAIMS, committed_after
+    assert committed_after[0] < min(RESTART_CLAIMS, len(arrived)), committed_after
+    assert committed_after[1] < len(arrived), (committed_after, len(arrived))
     assert validator.runs == 1  # one process throughout
     decisions = read_all(bootstrap, topics.decisions)
-    assert_exactly_once(decisions, {c["event_id"] for c in [*claims, *more]})
+    assert_exactly_once(decisions, arrived)
     code, _ = validator.terminate()
     assert code == 0, validator.tail()
 
