@@ -66,12 +66,8 @@ class SchemaRegistrySettings(_Group):
 class ProcessingSettings(_Group):
     guarantee: Literal["exactly_once", "at_least_once"] = "exactly_once"
     # One transaction per batch: bounded in count and time so a transaction stays far below
-    # transaction.timeout.ms and max.poll.interval.ms. At full load each transaction costs the
-    # broker and the loop a fixed amount: 5,000 against 2,000 (deciding ahead, 5 lines, 200k
-    # claims, one process) ran 74-84k claims/s against 47-68k, with the broker at 0.43-0.60
-    # cores against 0.72-0.97; 10,000 gave no more. Under light load batch_timeout_ms ends a
-    # batch long before it fills.
-    batch_size: int = Field(default=5000, ge=1, le=100_000)
+    # transaction.timeout.ms and max.poll.interval.ms.
+    batch_size: int = Field(default=2000, ge=1, le=100_000)
     # Under light load a batch is whatever arrived within this time: it bounds the decision
     # latency (SPEC §9: p99 <= 50 ms at half load); at full load batches fill before it.
     batch_timeout_ms: int = Field(default=10, ge=1, le=60_000)
