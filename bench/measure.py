@@ -117,6 +117,15 @@ class RunResult:
         return self.rate / self.cpu_cores if self.cpu_cores > 0 else 0.0
 
 
+def machine_cpu_seconds() -> float:
+    """CPU time every process on this machine has used so far (all cores; /proc/stat's busy
+    states: user, nice, system, irq, softirq, steal)."""
+    with open("/proc/stat", encoding="ascii") as stat:
+        fields = [int(v) for v in stat.readline().split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields[:8]
+    return (user + nice + system + irq + softirq + steal) / _TICK
+
+
 class AppFailedError(RuntimeError):
     pass
 

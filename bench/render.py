@@ -124,8 +124,10 @@ def render(
         lines += ["", f"latency against input rate ({lat['seconds']:.0f}s paced per run, "
                       "pacer and reader in processes of their own; medians of the rounds; "
                       "'into Kafka': CreateTime to the pacer's delivery report, the input's "
-                      "share of every app's latency; 'behind': seconds from the last paced "
-                      "claim to the last commit):"]  # fmt: skip
+                      "share of every app's latency; 'machine': every process's CPU over the "
+                      "run, in cores of the machine's "
+                      f"{meta['cpus']}; 'behind': seconds from the last paced claim "
+                      "to the last commit):"]  # fmt: skip
         lines.append(report.latency_table(lat["summary"]))
     lines += ["", *_extras(results)]
     for key in sorted(k for k in results if k.startswith("profile")):

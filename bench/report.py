@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Sequence
 from typing import Any
@@ -110,8 +111,8 @@ def latency_table(rows: Sequence[dict[str, Any]]) -> str:
     the rounds, p99's range, and how far behind the input the app was when it stopped."""
     head = (
         f"{'rate/s':>8} {'app':12} {'p50':>7} {'p90':>7} {'p99':>7} {'p99 min-max':>15} "
-        f"{'p99.9':>7} {'max':>7} {'into Kafka p50/p99':>18} {'cores':>5} {'behind s':>8} "
-        f"{'rounds':>6}"
+        f"{'p99.9':>7} {'max':>7} {'into Kafka p50/p99':>18} {'cores':>5} {'machine':>7} "
+        f"{'behind s':>8} {'rounds':>6}"
     )
     out = [head + "   (ms)", "-" * len(head)]
     for r in sorted(rows, key=lambda r: (r["rate"], r["app"] != "validator")):
@@ -120,6 +121,7 @@ def latency_table(rows: Sequence[dict[str, Any]]) -> str:
         out.append(
             f"{r['rate']:>8,.0f} {r['app']:12} {r['p50_ms']:>7,.1f} {r['p90_ms']:>7,.1f} "
             f"{r['p99_ms']:>7,.1f} {spread:>15} {r['p999_ms']:>7,.1f} {r['max_ms']:>7,.1f} "
-            f"{into:>18} {r['cpu_cores']:>5.2f} {r['behind_s']:>8.1f} {r['rounds']:>6}"
+            f"{into:>18} {r['cpu_cores']:>5.2f} {r.get('machine_cores', math.nan):>7.2f} "
+            f"{r['behind_s']:>8.1f} {r['rounds']:>6}"
         )
     return "\n".join(out)
