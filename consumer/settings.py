@@ -75,7 +75,8 @@ class ProcessingSettings(_Group):
     # (docs/decisions/0004): 1.16x the serial loop's throughput at about 6 % more CPU per
     # claim. Off by default: in one fresh-clone CI run with it on, the broker-restart test
     # found one event decided twice; three ways to a wrong count were closed since, none
-    # provably that one.
+    # provably that one. Turned on at stop 25, the CI's chaos test then stalled (input
+    # partitions left in fetch state `stopped` after a broker restart): off again.
     decide_ahead: bool = False
     # After a crash, read_committed readers of the outputs wait for the dead instance's open
     # transaction until it times out (unless a restarted instance fences it first): a short
