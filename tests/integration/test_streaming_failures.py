@@ -231,8 +231,8 @@ def _paced(
     broker goes down, and the restart would find no work to carry across.
 
     The feeder is a client of the restarted broker too, and may fail across the restart
-    (seen under a loaded full run: its idempotent producer stopped at the graceful restart
-    and about 9,000 claims never reached the input). Its failure is kept in `failures` and
+    (seen under a loaded full run: it stopped at the graceful restart, why is not known, and
+    about 9,000 claims never reached the input). Its failure is kept in `failures` and
     the outcome is checked against what reached the input, not against what was generated."""
 
     def feed() -> None:
