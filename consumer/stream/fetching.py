@@ -6,14 +6,15 @@ from or is stopped. A partition that stays out of `active` is read by nobody: `c
 returns nothing for it, which looks like an idle input, and its lag gauge is no longer updated.
 The chaos test saw a validator keep its partitions after a broker restart and commit nothing
 for 100 s with no error logged; this makes such a stall visible - `/readyz`, the
-`partitions_not_fetching` gauge and one log line per partition - without guessing its cause.
+`partitions_not_fetching` gauge and one log line per partition - and says when the loop should
+restart the fetch of such a partition (`restart_due`, acted on by `Recovery._restart_fetch`).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import NamedTuple
 
 log = logging.getLogger("consumer.stream.pipeline")  # the loop's own log lines
@@ -23,6 +24,10 @@ Key = tuple[str, int]
 # Out of `active` this long counts as not fetching. Assignment, a seek and a broker failover
 # pass through the other states for well under a second; the statistics come every 5 s.
 NOT_FETCHING_SECONDS = 60.0
+# Out of `active` this long, and not restarted for as long, the loop assigns its partitions
+# again. Half the threshold above, so that a restart that helps comes before the report, and
+# one that does not is reported all the same (the time out of `active` runs on across it).
+RESTART_SECONDS = 30.0
 
 
 class NotFetching(NamedTuple):
@@ -38,16 +43,20 @@ class FetchStates:
         self,
         threshold: float = NOT_FETCHING_SECONDS,
         clock: Callable[[], float] = time.monotonic,
+        restart_after: float = RESTART_SECONDS,
     ) -> None:
         self.threshold = threshold
+        self.restart_after = restart_after
         self._clock = clock
         self._since: dict[Key, tuple[str, float]] = {}  # not active: (state, first seen)
         self._reported: set[Key] = set()  # logged as not fetching, not active since
+        self._restarted: dict[Key, float] = {}  # when its fetch was last restarted
 
     def update(self, key: Key, state: str) -> None:
         now = self._clock()
         if state == "active":
             self._since.pop(key, None)
+            self._restarted.pop(key, None)
             if key in self._reported:
                 self._reported.discard(key)
                 log.info("partition fetched from again", extra={"partition": key[1]})
@@ -70,6 +79,7 @@ class FetchStates:
         """The partition is no longer assigned."""
         self._since.pop(key, None)
         self._reported.discard(key)
+        self._restarted.pop(key, None)
 
     def stalled(self) -> list[NotFetching]:
         """The partitions out of `active` for longer than the threshold, by partition."""
@@ -79,3 +89,22 @@ class FetchStates:
             for key, (state, since) in sorted(self._since.items())
             if now - since > self.threshold
         ]
+
+    def restart_due(self) -> list[NotFetching]:
+        """The partitions out of `active` for longer than `restart_after` whose fetch was not
+        restarted within as long (none, in the usual case, at the cost of one check)."""
+        if not self._since:
+            return []
+        now = self._clock()
+        wait = self.restart_after
+        return [
+            NotFetching(key[1], state, now - since)
+            for key, (state, since) in sorted(self._since.items())
+            if now - since > wait and now - self._restarted.get(key, now - wait - 1) > wait
+        ]
+
+    def restarted(self, keys: Iterable[Key]) -> None:
+        """Their fetch was restarted now."""
+        now = self._clock()
+        for key in keys:
+            self._restarted[key] = now

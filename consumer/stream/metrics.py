@@ -46,6 +46,9 @@ _COUNTERS = (
      ("error_class",)),
     ("transactions", "transactions", "Kafka transactions, by result.", ("result",)),
     ("rebalances", "rebalances", "Consumer group rebalance events.", ("kind",)),
+    ("fetch_restarts", "fetch_restarts",
+     "Times this instance assigned its partitions again, each from the group's committed "
+     "offset, because librdkafka had left one out of the active fetch state for 30 s.", ()),
     ("duplicate_events", "duplicate_events",
      "Re-sent events (an event id decided before): the first decision stands.", ()),
     ("history_restore_records", "history_restore_records",
@@ -89,6 +92,7 @@ class Metrics:
     dlq_records: Counter
     transactions: Counter
     rebalances: Counter
+    fetch_restarts: Counter
     duplicate_events: Counter
     history_restore_records: Counter
     shadow_decisions: Counter

@@ -98,6 +98,7 @@ class FakeConsumer:
     # again, as an eager rebalance does; "revoke" is appended to `events` when they go.
     rebalance_at: set[int] = field(default_factory=set)
     events: list[str] = field(default_factory=list)
+    assigns: list[list[tuple[str, int, int]]] = field(default_factory=list)  # assign() calls
     _consumed: int = 0
     _callbacks: dict[str, Any] = field(default_factory=dict)
 
@@ -120,6 +121,7 @@ class FakeConsumer:
 
     def assign(self, partitions: list[TopicPartition]) -> None:
         self.events.append("assign")
+        self.assigns.append([(tp.topic, tp.partition, tp.offset) for tp in partitions])
 
     def seek(self, tp: TopicPartition) -> None:
         self.seeks.append((tp.topic, tp.partition, tp.offset))

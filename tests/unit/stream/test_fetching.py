@@ -13,7 +13,12 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from consumer.stream.callbacks import Callbacks
-from consumer.stream.fetching import NOT_FETCHING_SECONDS, FetchStates, NotFetching
+from consumer.stream.fetching import (
+    NOT_FETCHING_SECONDS,
+    RESTART_SECONDS,
+    FetchStates,
+    NotFetching,
+)
 from consumer.stream.metrics import Metrics
 
 TOPIC = "claims.submitted"
@@ -63,6 +68,31 @@ def test_a_partition_back_in_active_or_revoked_starts_over() -> None:
     clock.now += 40
     states.forget((TOPIC, 2))
     assert states.stalled() == []  # 40 s each since it left active
+
+
+def test_a_restart_is_due_past_its_wait_and_again_only_after_as_long_again() -> None:
+    clock = Clock()
+    states = FetchStates(clock=clock)
+    assert states.restart_due() == []
+    states.update((TOPIC, 0), "stopped")
+    states.update((TOPIC, 1), "active")
+    clock.now += RESTART_SECONDS
+    assert states.restart_due() == []  # not over it yet
+    clock.now += 1
+    assert states.restart_due() == [NotFetching(0, "stopped", RESTART_SECONDS + 1)]
+    states.restarted([(TOPIC, 0), (TOPIC, 1)])
+    clock.now += RESTART_SECONDS
+    states.update((TOPIC, 0), "stopped")
+    assert states.restart_due() == []  # restarted too recently
+    clock.now += 1
+    assert [d.partition for d in states.restart_due()] == [0]
+    # The time out of `active` runs on across restarts: reported at the usual threshold.
+    assert states.stalled() == [NotFetching(0, "stopped", 2 * RESTART_SECONDS + 2)]
+    states.update((TOPIC, 0), "active")
+    assert states.restart_due() == []
+    states.update((TOPIC, 0), "offset-query")
+    clock.now += RESTART_SECONDS + 1
+    assert [d.partition for d in states.restart_due()] == [0]  # a new stall starts over
 
 
 @dataclass

@@ -8,15 +8,19 @@ therefore hand out the failed batch, the one consumed on top of it, then the re-
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 
 import pytest
+from confluent_kafka import OFFSET_STORED
 from prometheus_client import CollectorRegistry
 
+import consumer.stream.pipeline
 import consumer.stream.recovery
 import consumer.stream.txn
 from consumer._native import History
+from consumer.stream.fetching import FetchStates, NotFetching
 from consumer.stream.txn import BoundedProducer, StuckCall
 from tests.unit.stream.fake_kafka import (
     ABORTABLE,
@@ -351,3 +355,58 @@ def test_a_replay_rebuilds_its_history_from_the_input_when_the_broker_did_not_ke
     assert rebuilt == [{(TOPIC, 0): 100}]
     assert len(second.produced) == 6  # A's three decided again, none skipped; B's three
     assert (TOPIC, 0, 100) in fake_consumer.seeks
+
+
+class StuckOnce(FetchStates):
+    """Partition 1 found out of `active` for long once, on the loop's second turn."""
+
+    turns = 0
+
+    def restart_due(self) -> list[NotFetching]:
+        StuckOnce.turns += 1
+        return [NotFetching(1, "stopped", 31.0)] if StuckOnce.turns == 2 else []
+
+
+def test_a_partition_not_fetched_from_has_its_fetch_restarted_at_the_committed_offsets(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """librdkafka can leave an assigned partition `stopped` for good after a broker restart
+    (the chaos test): the loop settles the commit in flight, then assigns its partitions again
+    from the group's committed offsets, keeping their claim history (no rebalance)."""
+    monkeypatch.setattr(consumer.stream.pipeline, "FetchStates", StuckOnce)
+    StuckOnce.turns = 0
+    registry = CollectorRegistry()
+    first, second = distinct(4), distinct(8)[4:]
+    resent = [Record(r.value(), 200 + i) for i, r in enumerate(first)]  # the same events again
+    events: list[str] = []
+    fake_consumer = FakeConsumer([first, second, resent], partitions=2, events=events)
+    producer = FakeProducer(calls=events)
+    history = History(400)
+    caplog.set_level(logging.INFO)
+    pipeline = run_pipeline(
+        monkeypatch, registry, fake_consumer, producer, history=history, changelog_topic="cl"
+    )
+    # The first batch's commit (in flight, deciding ahead) finished before the new assignment.
+    begins = [i for i, event in enumerate(events) if event == "begin"]
+    assert events.index("commit") < events.index("assign") < begins[1]
+    assert fake_consumer.assigns == [[(TOPIC, 0, OFFSET_STORED), (TOPIC, 1, OFFSET_STORED)]]
+    assert events.count("subscribe") == 1  # no new member, no rebalance
+    assert pipeline.processed == 12
+    # The first batch's history was kept across the restart: its events re-sent are known.
+    assert registry.get_sample_value("infusion_validator_duplicate_events_total") == 4
+    assert registry.get_sample_value("infusion_validator_fetch_restarts_total") == 1
+    restarts = [r for r in caplog.records if r.getMessage().startswith("restarting the fetch")]
+    assert [(r.__dict__["partitions"], r.__dict__["fetch_states"]) for r in restarts] == [
+        ([1], ["stopped"])
+    ]
+
+
+def test_a_replay_does_not_restart_the_fetch_of_the_partitions_it_paused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(consumer.stream.pipeline, "FetchStates", StuckOnce)
+    StuckOnce.turns = 0
+    fake_consumer = FakeConsumer([distinct(4), distinct(8)[4:]])
+    run_pipeline(monkeypatch, CollectorRegistry(), fake_consumer, FakeProducer(),
+                 replay_rebuild=lambda offsets: None)  # fmt: skip
+    assert fake_consumer.assigns == [[(TOPIC, 0, 100)]]  # the replay's own, nothing after
