@@ -162,9 +162,7 @@ class Pipeline(Recovery, Callbacks, Committing):
         try:
             self.start_transactions()
             while not self._stopping and not (self.stop_when and self.stop_when()):
-                # Only when a partition has not been fetched from for long; it settles the
-                # commit in flight and fetches from the committed offsets.
-                self._restart_fetch()
+                self._restart_fetch()  # if librdkafka left a partition unfetched for long
                 # A commit that fails from here on (in a revoke callback inside consume(), or
                 # while the batch is decided) fails under what this consume() returns.
                 self._failed = None

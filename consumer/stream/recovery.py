@@ -7,9 +7,6 @@ that overran its bound, a fatal error - has an unknown outcome: a new producer w
 transactional id fences the old one, which settles that transaction (committed or aborted),
 and then the group's committed offsets say whether the batch went through.
 
-And one failure that is not a batch's: an assigned partition librdkafka has stopped fetching
-from is assigned again (`_restart_fetch`).
-
 A mixin of `consumer.stream.pipeline.Pipeline`, kept apart so that the loop reads on its own.
 """
 
@@ -19,12 +16,11 @@ import logging
 import time
 from collections.abc import Callable
 
-from confluent_kafka import OFFSET_STORED, Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from consumer.settings import Settings
 from consumer.stream.batch import Batch
 from consumer.stream.clients import consumer_config
-from consumer.stream.fetching import FetchStates
 from consumer.stream.metrics import Metrics
 from consumer.stream.processing import ClaimProcessor
 from consumer.stream.txn import MAX_STUCK, BoundedProducer, CommitFailed, StuckCall
@@ -61,8 +57,6 @@ class Recovery:
     metrics: Metrics
     watchdog: Watchdog
     assigned: set[Key]
-    fetching: FetchStates
-    bounds: object | None
     exactly_once: bool
     _stopping: bool
     _txn_timeout: float
@@ -221,42 +215,6 @@ class Recovery:
                     "rewind failed",
                     extra={"topic": topic, "partition": partition, "error": str(exc)},
                 )
-
-    def _restart_fetch(self) -> None:
-        """Assign this member's partitions again, each from the group's committed offset, once
-        librdkafka has left one of them out of the `active` fetch state for long
-        (`FetchStates.restart_due`).
-
-        librdkafka starts an assigned partition only when the group coordinator has answered
-        its committed offset. An answer carrying an error - or one for an assignment that has
-        changed since it was asked, when a query for the new one is already out - takes the
-        partition off its start-up lists, and nothing asks again until the application assigns
-        it anew (`rd_kafka_assignment_apply_offsets` in rdkafka_assignment.c, 2.x). The chaos
-        test saw all three partitions sit `stopped`, committing nothing, for over a minute after
-        a broker restart had them lost and assigned again.
-
-        The commit in flight is settled first, so the committed offsets are exactly where this
-        process's claim history stands: nothing is skipped or decided twice, and the history is
-        kept (the partitions never left this member). The group is not rebalanced: it is the
-        same assignment, fetched again."""
-        due = self.fetching.restart_due()
-        if not due or self.bounds is not None:
-            return
-        self._settle()
-        keys = sorted(self.assigned)
-        self.fetching.restarted(keys)
-        if not keys:
-            return
-        log.warning(
-            "restarting the fetch of partitions not fetched from",
-            extra={
-                "partitions": [d.partition for d in due],
-                "fetch_states": [d.state for d in due],
-                "seconds": round(max(d.seconds for d in due)),
-            },
-        )
-        self.metrics.fetch_restarts.inc()
-        self.consumer.assign([TopicPartition(t, p, OFFSET_STORED) for t, p in keys])
 
     def _abort(self) -> bool:
         """Abort the open transaction; False when the abort was not confirmed."""
