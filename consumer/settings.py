@@ -72,8 +72,8 @@ class ProcessingSettings(_Group):
     # latency (SPEC §9: p99 <= 50 ms at half load); at full load batches fill before it.
     batch_timeout_ms: int = Field(default=10, ge=1, le=60_000)
     # Under exactly-once, decide the next batch while the last one's transaction commits
-    # (docs/decisions/0004): 1.17x the serial loop's throughput (bench 20261207T044123Z) at
-    # about 2 % more CPU per claim. Off for a while: a duplicate in one CI run (the paths to
+    # (docs/decisions/0004): 1.17x and 1.22x the serial loop's throughput (bench runs
+    # 20261207T044123Z, T073801Z) at the same CPU per claim within 2 %. Off for a while: a duplicate in one CI run (the paths to
     # it closed since) and a stall after a broker restart, which was librdkafka leaving
     # partitions unstarted and is healed by the loop's fetch restart. false: the serial loop.
     decide_ahead: bool = True
