@@ -73,9 +73,10 @@ class ProcessingSettings(_Group):
     batch_timeout_ms: int = Field(default=10, ge=1, le=60_000)
     # Under exactly-once, decide the next batch while the last one's transaction commits
     # (docs/decisions/0004): 1.17x and 1.22x the serial loop's throughput (bench runs
-    # 20261207T044123Z, T073801Z) at the same CPU per claim within 2 %. Off for a while: a duplicate in one CI run (the paths to
-    # it closed since) and a stall after a broker restart, which was librdkafka leaving
-    # partitions unstarted and is healed by the loop's fetch restart. false: the serial loop.
+    # 20261207T044123Z, T073801Z) at the same CPU per claim within 2 %. Off for a while: a
+    # duplicate in one CI run (the paths to it closed since) and a stall after a broker
+    # restart, which was librdkafka leaving partitions unstarted and is healed by the loop's
+    # fetch restart. false: the serial loop.
     decide_ahead: bool = True
     # After a crash, read_committed readers of the outputs wait for the dead instance's open
     # transaction until it times out (unless a restarted instance fences it first): a short

@@ -7,7 +7,7 @@ returns nothing for it, which looks like an idle input, and its lag gauge is no 
 The chaos test saw a validator keep its partitions after a broker restart and commit nothing
 for 100 s with no error logged; this makes such a stall visible - `/readyz`, the
 `partitions_not_fetching` gauge and one log line per partition - and says when the loop should
-restart the fetch of such a partition (`restart_due`, acted on by `Recovery._restart_fetch`).
+restart the fetch of such a partition (`restart_due`, acted on by `Callbacks._restart_fetch`).
 """
 
 from __future__ import annotations
