@@ -162,7 +162,10 @@ class Callbacks:
         The commit in flight is settled first, so the committed offsets are exactly where this
         process's claim history stands: nothing is skipped or decided twice, and the history is
         kept (the partitions never left this member). The group is not rebalanced: it is the
-        same assignment, fetched again."""
+        same assignment, fetched again. An `assign()` is taken as the answer to a new
+        assignment when librdkafka waits for one; with the eager assignor the revoke callback
+        has emptied `assigned` by then, and an empty set is not assigned (a cooperative
+        assignor would need `incremental_assign` here)."""
         due = self.fetching.restart_due()
         if not due or self.bounds is not None:
             return
