@@ -20,14 +20,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer
 from confluent_kafka.admin import (  # type: ignore[attr-defined]
     AclBinding,
     AclBindingFilter,
     AclOperation,
     AclPermissionType,
     AdminClient,
-    NewTopic,
     ResourcePatternType,
     ResourceType,
 )
@@ -36,9 +35,10 @@ from consumer.demo.samples import generate_claims
 from consumer.local.kafka import LocalKafka
 from consumer.settings import Settings, load_settings
 from consumer.stream.fetching import FetchStates, NotFetching
-from consumer.stream.producing import produce_claims
+from consumer.stream.producing import create_topics, produce_claims
 from tests.integration.inprocess import InProcessValidator
 from tests.integration.streaming import (
+    GroupWatcher,
     assert_exactly_once,
     outcome_of,
     read_all,
@@ -120,12 +120,9 @@ def _group_acl(group: str, operation: AclOperation, permission: AclPermissionTyp
 
 
 def _settings(bootstrap: str, group: str) -> Settings:
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    """Settings for a validator on fresh topics of this broker (a 3-partition input)."""
     names = {role: f"it-restart-{role}-{group[-8:]}" for role in ("in", "acc", "pend", "dlq")}
-    new = [NewTopic(name, 1 if role == "dlq" else 3, 1) for role, name in names.items()]
-    for future in admin.create_topics(new).values():
-        future.result(30)
-    return load_settings(
+    settings = load_settings(
         kafka={"bootstrap_servers": bootstrap},
         topics={"input": names["in"], "accepted": names["acc"], "pended": names["pend"],
                 "dlq": names["dlq"]},
@@ -133,17 +130,8 @@ def _settings(bootstrap: str, group: str) -> Settings:
         processing={"transactional_id": f"{group}-svc", "batch_size": 250},
         http={"port": 0},
     )  # fmt: skip
-
-
-def _ends(bootstrap: str, topic: str) -> dict[int, int]:
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "it-watermarks"})
-    try:
-        return {
-            p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=30)[1]
-            for p in range(3)
-        }
-    finally:
-        consumer.close()
+    create_topics(settings, {name: 1 if role == "dlq" else 3 for role, name in names.items()})
+    return settings
 
 
 class Member:
@@ -192,7 +180,9 @@ def test_partitions_whose_committed_offsets_could_not_be_read_are_fetched_again(
         # The validator decides its share of the partitions, the other member holds the rest.
         wait_for(lambda: pipeline.assigned and len(other.partitions) < 3, "a shared group", 60)
         mine = {p for _, p in pipeline.assigned}
-        ends = _ends(bootstrap, settings.topics.input)
+        watermarks = GroupWatcher(bootstrap, "it-watermarks", settings.topics.input)
+        ends = watermarks.ends()
+        watermarks.close()
         share = sum(ends[p] for p in mine)
         wait_for(lambda: pipeline.processed == share, "the validator's share decided", 60)
         # Committed-offset lookups of the group refused; the other member leaves, so every
