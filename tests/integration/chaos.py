@@ -50,6 +50,7 @@ from tests.integration.streaming import (
 
 Outcome = tuple[str, str, list[Any]]
 _CLAIM = claim_schema()
+FETCH_RESTARTED = "restarting the fetch of partitions not fetched from"  # the loop's log line
 
 
 # --- the verdict (pure) ---------------------------------------------------------------------
@@ -176,6 +177,9 @@ class BrokerRestart:
     committed: int
     down_seconds: float  # from the kill to the broker answering again
     recovery_seconds: float | None  # from the broker's return to the validator's next commit
+    # The loop's restarts of a fetch librdkafka had left stopped, up to that commit: the usual
+    # reason for a slow recovery (consumer.stream.fetching).
+    fetch_restarts: int = 0
 
 
 @dataclass
@@ -204,7 +208,8 @@ class Report:
             lines.append(
                 f"  broker restart {n} at {restart.committed} committed: broker back after "
                 f"{restart.down_seconds:.1f} s, validator committing "
-                f"{_seconds(restart.recovery_seconds)} after the broker's return, same process"
+                f"{_seconds(restart.recovery_seconds)} after the broker's return, same process, "
+                f"{restart.fetch_restarts} fetch restart(s)"
             )
         if self.verdict is not None:
             lines.append(f"  read back (read_committed): {self.verdict.describe()}")
@@ -378,6 +383,7 @@ def _restart_broker(
     committed = group.total_committed()
     flowing = producer.poll() is None or not group.caught_up()
     runs = validator.runs
+    restarts_before = len(validator.events(FETCH_RESTARTED))
     down = time.monotonic()
     kafka.restart(hard=True)  # returns once the broker answers again
     back = time.monotonic()
@@ -387,7 +393,8 @@ def _restart_broker(
         wait_for(group.caught_up, "the group to answer again", 120)
     assert validator.runs == runs, "the validator was restarted"
     recovery = time.monotonic() - back if flowing else None
-    return BrokerRestart(committed, back - down, recovery)
+    fetch_restarts = len(validator.events(FETCH_RESTARTED)) - restarts_before
+    return BrokerRestart(committed, back - down, recovery, fetch_restarts)
 
 
 def create_topics(bootstrap: str, partitions: int) -> Topics:

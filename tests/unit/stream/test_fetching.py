@@ -87,7 +87,9 @@ def test_a_restart_is_due_past_its_wait_and_again_only_after_as_long_again() -> 
     clock.now += 1
     assert [d.partition for d in states.restart_due()] == [0]
     # The time out of `active` runs on across restarts: reported at the usual threshold.
-    assert states.stalled() == [NotFetching(0, "stopped", 2 * RESTART_SECONDS + 2)]
+    states.restarted([(TOPIC, 0)])
+    clock.now += NOT_FETCHING_SECONDS - 2 * RESTART_SECONDS
+    assert states.stalled() == [NotFetching(0, "stopped", NOT_FETCHING_SECONDS + 2)]
     states.update((TOPIC, 0), "active")
     assert states.restart_due() == []
     states.update((TOPIC, 0), "offset-query")
