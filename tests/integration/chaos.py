@@ -26,6 +26,7 @@ import uuid
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +74,7 @@ class Decided:
     source_partition: int
     source_offset: int
     outcome: Outcome | None = None
+    decided_at: datetime | None = None  # to find the decision in the logs
 
 
 @dataclass
@@ -85,6 +87,8 @@ class Verdict:
     misrouted: list[str] = field(default_factory=list)
     wrong_source: list[str] = field(default_factory=list)
     differing: list[str] | None = None  # None: no expected outcomes were given
+    # The first few duplicated events, each with where and when its decisions were made.
+    duplicates_seen: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -100,7 +104,7 @@ class Verdict:
         )
         if self.differing is not None:
             line += f"; {len(self.differing)} differing from the expected outcome"
-        return line
+        return "\n    ".join([line, *self.duplicates_seen])
 
 
 def judge(
@@ -121,6 +125,16 @@ def judge(
     verdict = Verdict(events=len(where), decisions=len(decided))
     verdict.lost = sorted(set(where) - set(counts))
     verdict.duplicated = {e: n for e, n in counts.items() if n > 1}
+    for event_id in sorted(verdict.duplicated, key=lambda e: where.get(e, (-1, -1)))[:5]:
+        copies = [
+            f"{d.source_partition}:{d.source_offset} at "
+            + (d.decided_at.strftime("%H:%M:%S.%f") if d.decided_at else "?")
+            for d in decided
+            if d.event_id == event_id
+        ]
+        verdict.duplicates_seen.append(
+            f"{event_id} (first at {where.get(event_id)}) decided from {', '.join(copies)}"
+        )
     verdict.unexpected = sorted(set(counts) - set(where))
     home = {"ACCEPTED": accepted, "PENDED": pended}
     for d in decided:
@@ -145,6 +159,7 @@ def decided_from(record: Record, with_outcome: bool) -> Decided:
         source["partition"],
         source["offset"],
         outcome_of(decision) if with_outcome else None,
+        decision["decided_at"],
     )
 
 
@@ -416,14 +431,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--broker-restarts", type=int, default=1)
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--no-offline", action="store_true", help="skip the offline comparison")
+    parser.add_argument(
+        "--log-dir", type=Path, help="keep the processes' logs here (default: a temporary one)"
+    )
+    parser.add_argument(
+        "--broker-dir", type=Path, help="keep the broker's data and logs here (default: temporary)"
+    )
     args = parser.parse_args(argv)
     plan = Plan(
         args.claims, args.rate, args.kills, args.broker_restarts, args.seed,
         compare_offline=not args.no_offline,
     )  # fmt: skip
-    with tempfile.TemporaryDirectory(prefix="chaos-") as work, LocalKafka() as kafka:
+    with (
+        tempfile.TemporaryDirectory(prefix="chaos-") as work,
+        LocalKafka(args.broker_dir) as kafka,
+    ):
+        log_dir = args.log_dir or Path(work)
+        log_dir.mkdir(parents=True, exist_ok=True)
         topics = create_topics(kafka.bootstrap_servers, plan.partitions)
-        report = run_chaos(kafka, topics, plan, Path(work), random.Random(plan.seed))
+        report = run_chaos(kafka, topics, plan, log_dir, random.Random(plan.seed))
     print(report.describe())
     recoveries = [r.recovery_seconds for r in report.broker_restarts]
     met = (

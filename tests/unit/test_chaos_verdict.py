@@ -44,6 +44,8 @@ def test_a_duplicated_decision_is_counted_as_duplicated() -> None:
     assert not verdict.ok
     assert verdict.duplicated == {"e3": 2}
     assert verdict.lost == []
+    # Where each copy came from, to find it in the logs.
+    assert verdict.duplicates_seen == ["e3 (first at (0, 1)) decided from 0:1 at ?, 0:1 at ?"]
 
 
 def test_a_decision_on_the_wrong_topic_or_from_the_wrong_record_is_counted() -> None:
