@@ -160,6 +160,14 @@ class LocalKafka(LocalComponent):
         jvm = [java, f"-Xmx{self.heap}", *_JVM_FLAGS, "-cp", classpath]
         if not (self.work_dir / "data" / "meta.properties").is_file():
             fmt = ["kafka.tools.StorageTool", "format", "-t", _cluster_id(), "-c", str(config)]
+            # Without eligible leader replicas (KIP-966, on by default since Kafka 4.1): with
+            # them, a kill -9 takes this only replica out of the ISR and it comes back by an
+            # unclean election, at the high watermark of its last checkpoint (up to 5 s old),
+            # so what it had acknowledged stays unreadable until the partition's next write.
+            # The chaos runs read decisions twice that way: offsets and claim history older
+            # than the outputs. Without ELR it stays in the ISR and is elected cleanly, as a
+            # single-node cluster was before Kafka 4 (test_broker_smoke.py proves it).
+            fmt += ["--feature", "eligible.leader.replicas.version=0"]
             for user, password in self.scram_users.items():
                 fmt += ["--add-scram", f"SCRAM-SHA-512=[name={user},password={password}]"]
             run([*jvm, *fmt], "formatting the Kafka data dir failed", KafkaSetupError)
