@@ -36,7 +36,8 @@ from bench.profiling import Profiler
 from bench.render import render
 from bench.rows import ALL, HEADLINE_LINES, ONCE, Context, Row, build_rows
 from bench.targets import targets
-from consumer.local.kafka import LocalKafka, pinned_version
+from consumer.local.kafka import LocalKafka
+from consumer.local.kafka_jars import pinned_version
 
 # --quick: the harness end to end in about a minute or two (the smoke test), not the figures.
 QUICK: dict[str, Any] = {

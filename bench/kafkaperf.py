@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.cluster import Cluster
-from consumer.local.kafka import fetch_jars
+from consumer.local.kafka_jars import fetch_jars
 
 _LOG4J = """\
 status = warn

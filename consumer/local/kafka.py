@@ -1,11 +1,12 @@
-"""A real single-node Apache Kafka broker (KRaft, broker+controller) for the tests and the demo.
+"""A real single-broker Apache Kafka (KRaft: a controller process and a broker process) for the
+tests and the demo (`broker_config` says why two processes).
 
 The jars come from Maven Central through `deploy/local/kafka-runtime/pom.xml` (which pins the
 version) and are cached once per version: no Docker, no Apache mirror.
 
     with LocalKafka() as kafka:           # temp work dir, free loopback ports
         use(kafka.bootstrap_servers)      # "127.0.0.1:<port>"
-        kafka.restart(hard=True)          # SIGKILL, then start again on the same dir and ports
+        kafka.restart(hard=True)          # SIGKILL the broker, start it again (same dir and ports)
 
     LocalKafka(scram_users={"alice": "pw"})   # plus a SASL_SSL listener (SCRAM-SHA-512):
         kafka.sasl_ssl_bootstrap_servers  # its address; kafka.tls.ca_path: the CA to trust
@@ -25,58 +26,27 @@ import socket
 import sys
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
-from consumer.cachedir import cache_root
 from consumer.errors import InfusionValidatorError, KafkaSetupError
-from consumer.local.broker_config import Listeners, server_properties
-from consumer.local.build import built_once, pom_property, run, which
+from consumer.local.broker_config import (
+    BROKER_ID,
+    ELR_VERSION,
+    Listeners,
+    broker_properties,
+    controller_properties,
+)
+from consumer.local.build import run, which
+from consumer.local.kafka_jars import JVM_FLAGS, fetch_jars, pinned_version
 from consumer.local.process import ChildProcess, LocalComponent, failure, free_port, serve
 from consumer.local.process import work_dir as work_dir_of
 from consumer.local.tls import LocalTls
-from consumer.paths import DEPLOY_LOCAL
 
 log = logging.getLogger(__name__)
-
-_DEPLOY = DEPLOY_LOCAL
-RUNTIME_POM = _DEPLOY / "kafka-runtime" / "pom.xml"
-LOG4J_CONFIG = _DEPLOY / "log4j2.properties"
-_JVM_FLAGS = (  # kafka-run-class.sh's defaults; the heap is set per instance
-    "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-XX:InitiatingHeapOccupancyPercent=35",
-    "-XX:+ExplicitGCInvokesConcurrent", "-XX:MaxInlineLevel=15", "-XX:+ExitOnOutOfMemoryError",
-    "-Djava.awt.headless=true", f"-Dlog4j2.configurationFile=file:{LOG4J_CONFIG}",
-)  # fmt: skip
-
-
-def pinned_version(pom: Path = RUNTIME_POM) -> str:
-    """The Kafka version pinned in the helper POM (its `kafka.version` property)."""
-    return pom_property(pom, "kafka.version", KafkaSetupError)
-
-
-def fetch_jars(version: str | None = None) -> Path:
-    """The directory holding the broker's jars; resolved with Maven on first use (safe for
-    several processes at once)."""
-    version = version or pinned_version()
-    which("java", KafkaSetupError)
-
-    def resolve(libs: Path) -> None:
-        mvn = which("mvn", KafkaSetupError)
-        log.info("resolving Kafka %s jars from Maven", version)
-        started = time.monotonic()
-        run(
-            [mvn, "-B", "-q", "-f", str(RUNTIME_POM), "package",
-             f"-Dkafka.version={version}", f"-Dlibs.dir={libs}"],
-            f"Maven could not resolve Apache Kafka {version} (is Maven Central reachable?)",
-            KafkaSetupError,
-        )  # fmt: skip
-        log.info("Kafka %s jars ready in %.1fs", version, time.monotonic() - started)
-
-    home = cache_root() / f"kafka-{version}"
-    return built_once(home, home / "libs", resolve)
 
 
 def _cluster_id() -> str:
@@ -87,7 +57,8 @@ def _cluster_id() -> str:
 
 
 class LocalKafka(LocalComponent):
-    """A broker subprocess with its own work dir (`server.properties`, `data/`, `broker.log`).
+    """A controller and a broker subprocess in one work dir (`server.properties`, `data/`,
+    `broker.log` for the broker; `controller/` with the same three for the controller).
 
     Ports are chosen on the first `start()` and kept for the object's life, so clients survive
     `restart()`. `extra_config` entries are appended to (and override) the server properties.
@@ -115,8 +86,11 @@ class LocalKafka(LocalComponent):
         self.extra_config = dict(extra_config or {})
         self.work_dir, self._owns_dir = work_dir_of(work_dir, "localkafka-")
         self.log_path = self.work_dir / "broker.log"
+        self.controller_dir = self.work_dir / "controller"
+        self.controller_log_path = self.controller_dir / "broker.log"
         self._port, self._controller_port = port, 0
-        self._child: ChildProcess | None = None
+        self._child: ChildProcess | None = None  # the broker
+        self._controller: ChildProcess | None = None
 
     @property
     def bootstrap_servers(self) -> str:
@@ -137,83 +111,137 @@ class LocalKafka(LocalComponent):
 
     @property
     def running(self) -> bool:
-        return self._child is not None and self._child.alive
+        alive = self._child is not None and self._child.alive
+        return alive and self._controller is not None and self._controller.alive
 
     @property
     def pid(self) -> int | None:
         return self._child.proc.pid if self._child is not None and self.running else None
 
     def start(self) -> None:
-        """Start the broker (formatting the data dir on first use) and wait until it answers."""
+        """Start the controller and the broker (formatting their data dirs on first use) and
+        wait until the broker answers."""
         if self.running:
             return
-        self.kill()  # reap a broker that died on its own, and close its log
+        self._reap()
+        if (self.work_dir / "data").is_dir() and not self.controller_dir.is_dir():
+            raise KafkaSetupError(
+                f"{self.work_dir} holds a broker of an older layout (one combined node): delete it"
+            )
         java = which("java", KafkaSetupError)
         classpath = str(fetch_jars(self.version) / "*")
         self._port = self._port or free_port()
         self._controller_port = self._controller_port or free_port(self._port)
         if self.scram_users and not self._sasl_port:
             self._sasl_port = free_port(self._controller_port)
-        self.work_dir.mkdir(parents=True, exist_ok=True)
-        config = self.work_dir / "server.properties"
-        config.write_text(self._server_properties(), "utf-8")
-        jvm = [java, f"-Xmx{self.heap}", *_JVM_FLAGS, "-cp", classpath]
-        if not (self.work_dir / "data" / "meta.properties").is_file():
-            fmt = ["kafka.tools.StorageTool", "format", "-t", _cluster_id(), "-c", str(config)]
-            # Without eligible leader replicas (KIP-966, on by default since Kafka 4.1): with
-            # them, a kill -9 takes this only replica out of the ISR and it comes back by an
-            # unclean election, at the high watermark of its last checkpoint (up to 5 s old),
-            # so what it had acknowledged stays unreadable until the partition's next write.
-            # The chaos runs read decisions twice that way: offsets and claim history older
-            # than the outputs. Without ELR it stays in the ISR and is elected cleanly, as a
-            # single-node cluster was before Kafka 4 (test_broker_smoke.py proves it).
-            fmt += ["--feature", "eligible.leader.replicas.version=0"]
-            for user, password in self.scram_users.items():
-                fmt += ["--add-scram", f"SCRAM-SHA-512=[name={user},password={password}]"]
-            run([*jvm, *fmt], "formatting the Kafka data dir failed", KafkaSetupError)
-        log.info(
-            "starting Kafka %s on %s in %s", self.version, self.bootstrap_servers, self.work_dir
-        )
-        self._child = ChildProcess(
-            "Kafka", [*jvm, "kafka.Kafka", str(config)], self.log_path, error=KafkaSetupError
-        )
+        jvm = [java, f"-Xmx{self.heap}", *JVM_FLAGS, "-cp", classpath]
         try:
+            if self._controller is None:
+                self._controller = self._launch(jvm, self.controller_dir, controller_properties)
+                self._controller.wait_ready(
+                    self._controller_listens,
+                    time.monotonic() + self.startup_timeout,
+                    "during start-up",
+                )
+            self._child = self._launch(jvm, self.work_dir, broker_properties)
             self._child.wait_ready(
                 self._answers, time.monotonic() + self.startup_timeout, "during start-up"
             )
         except BaseException:
-            self.kill()
+            self.stop(grace=0)
             raise
         log.info("Kafka ready on %s", self.bootstrap_servers)
 
+    def _launch(self, jvm: list[str], home: Path, properties: Callable[..., str]) -> ChildProcess:
+        """Write `home`/server.properties, format `home`/data on first use, start the node."""
+        home.mkdir(parents=True, exist_ok=True)
+        config = home / "server.properties"
+        keystore = self.tls.keystore_path if self._sasl_port else None
+        listeners = Listeners(self._port, self._controller_port, self._sasl_port, keystore)
+        config.write_text(properties(listeners, home / "data", self.extra_config), "utf-8")
+        controller = home == self.controller_dir
+        if not (home / "data" / "meta.properties").is_file():
+            fmt = ["kafka.tools.StorageTool", "format", "-t", self._cluster_id(), "-c", str(config)]
+            if controller:  # the cluster's features and users live in its metadata log
+                fmt += ["--feature", f"eligible.leader.replicas.version={ELR_VERSION}"]
+                for user, password in self.scram_users.items():
+                    fmt += ["--add-scram", f"SCRAM-SHA-512=[name={user},password={password}]"]
+            run([*jvm, *fmt], "formatting the Kafka data dir failed", KafkaSetupError)
+        name = "Kafka controller" if controller else "Kafka"
+        log.info("starting %s %s in %s", name, self.version, home)
+        command = [*jvm, "kafka.Kafka", str(config)]
+        return ChildProcess(name, command, home / "broker.log", error=KafkaSetupError)
+
+    def _cluster_id(self) -> str:
+        """The cluster id both nodes are formatted with (the controller's, once it has one)."""
+        meta = self.controller_dir / "data" / "meta.properties"
+        if meta.is_file():
+            for line in meta.read_text("utf-8").splitlines():
+                if line.startswith("cluster.id="):
+                    return line.partition("=")[2]
+        return _cluster_id()
+
     def stop(self, grace: float = 30.0) -> None:
-        """SIGTERM (controlled shutdown), then SIGKILL if it is still alive after `grace` s."""
-        if self._child is not None:
-            self._child.stop(grace)
-            self._child = None
+        """SIGTERM (the broker's controlled shutdown, then the controller), then SIGKILL what
+        is still alive after `grace` s."""
+        for child in (self._child, self._controller):
+            if child is not None:
+                child.stop(grace)
+        self._child = self._controller = None
 
     def kill(self) -> None:
-        """SIGKILL: an unclean broker death, for chaos tests. The data dir is kept."""
+        """SIGKILL the broker: an unclean broker death, for chaos tests. The controller stays
+        up (and fences it); the data dir is kept."""
         if self._child is not None:
             log.info("Kafka exited with code %s", self._child.kill())
             self._child = None
 
-    def restart(self, *, hard: bool = False) -> None:
-        """Stop (with `hard`: SIGKILL) and start again on the same data dir and ports.
-
-        After a hard kill the controller refuses the broker's new registration until the old
-        session expires (`broker.session.timeout.ms`, 9 s by default), so that start is slower.
-        """
-        if hard:
+    def _reap(self) -> None:
+        """Forget a node that died on its own (and close its log)."""
+        if self._child is not None and not self._child.alive:
             self.kill()
-        else:
-            self.stop()
+        if self._controller is not None and not self._controller.alive:
+            self._controller.kill()
+            self._controller = None
+
+    def restart(self, *, hard: bool = False) -> None:
+        """Stop the broker (with `hard`: SIGKILL) and start it again on the same data dir and
+        ports; the controller stays up.
+
+        After a hard kill the broker is started again only once the controller has fenced
+        it (`broker.session.timeout.ms`, 4 s here): a broker that comes back earlier is
+        refused registration until then, and meanwhile takes the lead of its partitions on
+        the old registration's word, which the fence then withdraws (see `broker_config`).
+        """
+        if not hard:
+            if self._child is not None:
+                self._child.stop(30.0)
+                self._child = None
+            self.start()
+            return
+        fenced = self._fences()
+        self.kill()
+        deadline = time.monotonic() + self.startup_timeout
+        while self._fences() == fenced:
+            if time.monotonic() > deadline:
+                raise self.failure("the controller did not fence the killed broker in time")
+            time.sleep(0.1)
         self.start()
 
-    def _server_properties(self) -> str:
-        keystore = self.tls.keystore_path if self._sasl_port else None
-        listeners = Listeners(self._port, self._controller_port, self._sasl_port, keystore)
-        return server_properties(listeners, self.work_dir / "data", self.extra_config)
+    def _fences(self) -> int:
+        """How often the controller's log says it fenced the broker for a timed-out session."""
+        try:
+            text = self.controller_log_path.read_text("utf-8", errors="replace")
+        except FileNotFoundError:
+            return 0
+        return text.count(f"Fencing broker {BROKER_ID} at epoch")
+
+    def _controller_listens(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self._controller_port), timeout=1.0):
+                return True
+        except OSError:
+            return False
 
     def _answers(self) -> bool:
         # Port first: an AdminClient aimed at a closed port floods stderr.

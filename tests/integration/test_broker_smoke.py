@@ -148,8 +148,8 @@ def test_local_broker_shows_what_it_acknowledged_right_after_a_hard_restart(
     unclean shutdown and elect it back uncleanly, at the high watermark of its last checkpoint
     (written every 5 s): what it had acknowledged since stayed invisible until the next write to
     the partition, then appeared. A chaos run read 196 decisions twice that way: the group's
-    offsets and the claim history looked older than the outputs. The local broker is formatted
-    without ELR (`consumer.local.kafka`), as a single-node cluster before Kafka 4 behaved."""
+    offsets and the claim history looked older than the outputs. The local Kafka is formatted
+    without ELR (`consumer.local.broker_config`), as a lone replica behaved before Kafka 4."""
     if local_kafka is None:
         pytest.fail("the broker is external (KAFKA_BOOTSTRAP_SERVERS): it cannot be restarted")
     topic = topic_factory(partitions=1)
