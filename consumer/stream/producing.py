@@ -30,6 +30,29 @@ def create_topics(settings: Settings, partitions: dict[str, int], timeout: float
             error = exc.args[0] if exc.args else None
             if not (isinstance(error, KafkaError) and error.code() == _ALREADY_EXISTS):
                 raise KafkaSetupError(f"cannot create topic {topic}: {exc}") from exc
+    wait_until_led(admin, partitions, timeout)
+
+
+def wait_until_led(admin: AdminClient, partitions: dict[str, int], timeout: float) -> None:
+    """Until the brokers list every partition of the topics with a leader. The controller
+    answers a creation before the brokers know the topic: a client that asked at once saw it
+    without partitions (the chaos harness then watched an empty input, caught up at once)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        listed = admin.list_topics(timeout=timeout).topics
+        missing = [
+            topic
+            for topic, count in partitions.items()
+            if topic not in listed
+            or listed[topic].error is not None
+            or len(listed[topic].partitions) < count
+            or any(p.leader < 0 for p in listed[topic].partitions.values())
+        ]
+        if not missing:
+            return
+        if time.monotonic() > deadline:
+            raise KafkaSetupError(f"topics without a leader after {timeout:.0f}s: {missing}")
+        time.sleep(0.1)
 
 
 def produce_claims(

@@ -36,6 +36,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from consumer.demo.samples import generate_claims
 from consumer.local.kafka import LocalKafka
 from consumer.records.schemas import claim_schema
+from consumer.stream.producing import wait_until_led
 from tests.integration.streaming import (
     REPO,
     GroupWatcher,
@@ -420,6 +421,7 @@ def create_topics(bootstrap: str, partitions: int) -> Topics:
     futures = admin.create_topics([NewTopic(t, n, 1) for t, n in counts.items()])
     for future in futures.values():
         future.result(60)
+    wait_until_led(admin, counts, 60)
     return topics
 
 
