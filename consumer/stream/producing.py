@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from confluent_kafka import KafkaError, Producer
+from confluent_kafka import KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from consumer.codec.wire import Wire
@@ -39,7 +39,10 @@ def wait_until_led(admin: AdminClient, partitions: dict[str, int], timeout: floa
     without partitions (the chaos harness then watched an empty input, caught up at once)."""
     deadline = time.monotonic() + timeout
     while True:
-        listed = admin.list_topics(timeout=timeout).topics
+        try:
+            listed = admin.list_topics(timeout=timeout).topics
+        except KafkaException:  # no answer yet: asked again until the deadline
+            listed = {}
         missing = [
             topic
             for topic, count in partitions.items()

@@ -19,7 +19,6 @@ from __future__ import annotations
 import os
 import re
 import secrets
-import time
 import uuid
 import warnings
 from collections.abc import Callable, Iterator, Mapping
@@ -35,6 +34,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from consumer.errors import KafkaSetupError, LocalSetupError
 from consumer.local.kafka import LocalKafka
 from consumer.local.registry import LocalRegistry
+from consumer.stream.producing import wait_until_led
 
 _HERE = Path(__file__).parent
 # cp-kafka 7.9 = Apache Kafka 3.9; it is what this testcontainers class's KRaft set-up targets.
@@ -205,27 +205,6 @@ def kafka_admin(kafka_bootstrap: str) -> AdminClient:
     return AdminClient({"bootstrap.servers": kafka_bootstrap})
 
 
-def _wait_for(condition: Callable[[], bool], what: str, timeout: float = _TIMEOUT) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(0.1)
-
-
-def _topic_ready(admin: AdminClient, name: str, partitions: int) -> bool:
-    try:
-        topic = admin.list_topics(topic=name, timeout=5).topics.get(name)
-    except KafkaException:
-        return False
-    return (
-        topic is not None
-        and topic.error is None
-        and len(topic.partitions) == partitions
-        and all(p.leader >= 0 for p in topic.partitions.values())
-    )
-
-
 @pytest.fixture
 def topic_factory(
     kafka_admin: AdminClient, request: pytest.FixtureRequest
@@ -250,7 +229,7 @@ def topic_factory(
         futures: dict[str, Any] = kafka_admin.create_topics([new], request_timeout=_TIMEOUT)
         futures[name].result(timeout=_TIMEOUT)
         created.append(name)
-        _wait_for(lambda: _topic_ready(kafka_admin, name, partitions), f"topic {name} to be ready")
+        wait_until_led(kafka_admin, {name: partitions}, _TIMEOUT)
         return name
 
     yield make
