@@ -48,8 +48,18 @@ from consumer.local.tls import LocalTls
 
 log = logging.getLogger(__name__)
 
+NodeProperties = Callable[[Listeners, Path, Mapping[str, str]], str]
 
-def _cluster_id() -> str:
+
+def _listens(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1.0):
+            return True
+    except OSError:
+        return False
+
+
+def _new_cluster_id() -> str:
     while True:  # like Kafka's Uuid.randomUuid(): 22 chars of base64url, never a leading "-"
         cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         if not cid.startswith("-"):
@@ -139,7 +149,7 @@ class LocalKafka(LocalComponent):
             if self._controller is None:
                 self._controller = self._launch(jvm, self.controller_dir, controller_properties)
                 self._controller.wait_ready(
-                    self._controller_listens,
+                    lambda: _listens(self._controller_port),
                     time.monotonic() + self.startup_timeout,
                     "during start-up",
                 )
@@ -152,7 +162,7 @@ class LocalKafka(LocalComponent):
             raise
         log.info("Kafka ready on %s", self.bootstrap_servers)
 
-    def _launch(self, jvm: list[str], home: Path, properties: Callable[..., str]) -> ChildProcess:
+    def _launch(self, jvm: list[str], home: Path, properties: NodeProperties) -> ChildProcess:
         """Write `home`/server.properties, format `home`/data on first use, start the node."""
         home.mkdir(parents=True, exist_ok=True)
         config = home / "server.properties"
@@ -179,7 +189,7 @@ class LocalKafka(LocalComponent):
             for line in meta.read_text("utf-8").splitlines():
                 if line.startswith("cluster.id="):
                     return line.partition("=")[2]
-        return _cluster_id()
+        return _new_cluster_id()
 
     def stop(self, grace: float = 30.0) -> None:
         """SIGTERM (the broker's controlled shutdown, then the controller), then SIGKILL what
@@ -236,21 +246,14 @@ class LocalKafka(LocalComponent):
             return 0
         return text.count(f"Fencing broker {BROKER_ID} at epoch")
 
-    def _controller_listens(self) -> bool:
-        try:
-            with socket.create_connection(("127.0.0.1", self._controller_port), timeout=1.0):
-                return True
-        except OSError:
-            return False
-
     def _answers(self) -> bool:
         # Port first: an AdminClient aimed at a closed port floods stderr.
+        if not _listens(self._port):
+            return False
         try:
-            with socket.create_connection(("127.0.0.1", self._port), timeout=1.0):
-                pass
             admin = AdminClient({"bootstrap.servers": self.bootstrap_servers})
             return bool(admin.list_topics(timeout=2.0).brokers)
-        except (OSError, KafkaException):
+        except KafkaException:
             return False
 
     def failure(self, message: str) -> InfusionValidatorError:
