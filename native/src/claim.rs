@@ -7,6 +7,7 @@
 //! cannot be borrowed and fails the read, so such a line goes to Python's reader instead.
 
 use serde::Deserialize;
+use smallvec::SmallVec;
 
 use crate::codec::json::{
     cents, date, double, frequency, line_of_business, optional_date, timestamp_millis,
@@ -40,7 +41,7 @@ pub struct Line<'a> {
     #[serde(default)]
     pub place_of_service: Option<&'a str>,
     #[serde(default)]
-    pub diagnosis_pointers: Vec<i32>,
+    pub diagnosis_pointers: Pointers,
     #[serde(deserialize_with = "cents")]
     pub charge: i64,
     #[serde(default, borrow)]
@@ -85,6 +86,9 @@ pub struct Claim<'a> {
     #[serde(borrow)]
     pub lines: Vec<Line<'a>>,
 }
+
+/// A line's diagnosis pointers: up to four by the claim form, so held inline.
+pub type Pointers = SmallVec<[i32; 4]>;
 
 /// The enum symbols, in schema order.
 pub const FREQUENCIES: [&str; 3] = ["ORIGINAL", "REPLACEMENT", "VOID"];

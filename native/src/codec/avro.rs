@@ -19,6 +19,30 @@ const MAX_MILLIS: i64 = 253_402_300_799_999;
 /// `decimal(11, 2)`: |unscaled| < 10^11.
 const DECIMAL_LIMIT: i64 = 100_000_000_000;
 
+/// What an Avro array is read into.
+trait Items<T>: Default {
+    fn reserve(&mut self, additional: usize);
+    fn push(&mut self, item: T);
+}
+
+impl<T> Items<T> for Vec<T> {
+    fn reserve(&mut self, additional: usize) {
+        Vec::reserve(self, additional);
+    }
+    fn push(&mut self, item: T) {
+        Vec::push(self, item);
+    }
+}
+
+impl<A: smallvec::Array> Items<A::Item> for smallvec::SmallVec<A> {
+    fn reserve(&mut self, additional: usize) {
+        smallvec::SmallVec::reserve(self, additional);
+    }
+    fn push(&mut self, item: A::Item) {
+        smallvec::SmallVec::push(self, item);
+    }
+}
+
 pub struct Reader<'a> {
     buf: &'a [u8],
     pos: usize,
@@ -97,8 +121,16 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn array<T>(&mut self, mut item: impl FnMut(&mut Self) -> Option<T>) -> Option<Vec<T>> {
-        let mut items = Vec::new();
+    fn array<T>(&mut self, item: impl FnMut(&mut Self) -> Option<T>) -> Option<Vec<T>> {
+        self.array_into(item)
+    }
+
+    /// `array`, into any growable sequence (a `SmallVec` keeps short arrays inline).
+    fn array_into<T, A: Items<T>>(
+        &mut self,
+        mut item: impl FnMut(&mut Self) -> Option<T>,
+    ) -> Option<A> {
+        let mut items = A::default();
         loop {
             let mut count = self.long()?;
             if count == 0 {
@@ -181,7 +213,7 @@ fn read_line<'a>(r: &mut Reader<'a>) -> Option<Line<'a>> {
         units: r.double()?,
         infusions: r.optional(Reader::int)?,
         place_of_service: r.optional(Reader::string)?,
-        diagnosis_pointers: r.array(Reader::int)?,
+        diagnosis_pointers: r.array_into(Reader::int)?,
         charge: r.cents()?,
         ndc: r.optional(read_ndc)?,
         prior_authorization: r.optional(Reader::string)?,

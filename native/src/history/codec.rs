@@ -4,6 +4,8 @@
 //! change without misreading old changelogs. About 3 bytes plus the ids per event and per
 //! claim, and 5 bytes per line.
 
+use compact_str::CompactString;
+
 use super::{MemberHistory, PastClaim, PastEvent, PastLine};
 use crate::codec::avro::{Reader, Writer};
 
@@ -70,7 +72,7 @@ pub fn decode(bytes: &[u8]) -> Option<MemberHistory> {
     let events = (0..count(&mut r)?)
         .map(|_| {
             Some(PastEvent {
-                event_id: r.string()?.to_owned(),
+                event_id: r.string()?.into(),
                 last_day: day(&mut r)?,
             })
         })
@@ -78,7 +80,7 @@ pub fn decode(bytes: &[u8]) -> Option<MemberHistory> {
     let n_claims = count(&mut r)?;
     let mut claims = Vec::with_capacity(n_claims.min(1024));
     for _ in 0..n_claims {
-        let claim_id = r.string()?.to_owned();
+        let claim_id = r.string()?.into();
         let last_day = day(&mut r)?;
         let lines = (0..count(&mut r)?)
             .map(|_| {
@@ -86,7 +88,7 @@ pub fn decode(bytes: &[u8]) -> Option<MemberHistory> {
                     let code = read_code(&mut r)?;
                     (code, last_day.checked_sub(r.int()?)?)
                 } else {
-                    (r.string()?.to_owned(), r.int()?)
+                    (r.string()?.into(), r.int()?)
                 };
                 let to = from.checked_add(r.int()?)?;
                 Some(PastLine { code, from, to })
@@ -119,9 +121,9 @@ fn write_code(w: &mut Writer, code: &str) {
     }
 }
 
-fn read_code(r: &mut Reader) -> Option<String> {
+fn read_code(r: &mut Reader) -> Option<CompactString> {
     match r.long()? {
-        0 => r.string().map(str::to_owned),
+        0 => r.string().map(CompactString::from),
         packed => unpack(packed),
     }
 }
@@ -144,39 +146,40 @@ fn pack(code: &[u8]) -> Option<i64> {
     }
 }
 
-fn unpack(packed: i64) -> Option<String> {
-    let (letter, number, leading) = match packed {
+/// The five characters of a packed code, built on the stack (a code is one of a history's
+/// lines, read for every claim of a member with history).
+fn unpack(packed: i64) -> Option<CompactString> {
+    let mut code = [b'0'; 5];
+    match packed {
         ..1 => return None,
-        1..LETTER_FIRST => return Some(digits(packed - 1, 5)),
+        1..LETTER_FIRST => digits(packed - 1, &mut code),
         LETTER_FIRST..LETTER_LAST => {
             let at = packed - LETTER_FIRST;
-            (at / 10_000, at % 10_000, true)
+            code[0] = letter(at / 10_000)?;
+            digits(at % 10_000, &mut code[1..]);
         }
         _ => {
             let at = packed - LETTER_LAST;
-            (at / 10_000, at % 10_000, false)
+            digits(at % 10_000, &mut code[..4]);
+            code[4] = letter(at / 10_000)?;
         }
-    };
-    let letter = char::from(b'A' + u8::try_from(letter).ok().filter(|l| *l < 26)?);
-    let mut code = String::with_capacity(5);
-    if leading {
-        code.push(letter);
     }
-    code.push_str(&digits(number, 4));
-    if !leading {
-        code.push(letter);
-    }
-    Some(code)
+    std::str::from_utf8(&code).ok().map(CompactString::from)
 }
 
-/// `number` as `width` digits, zero-padded (it has no more).
-fn digits(mut number: i64, width: usize) -> String {
-    let mut out = vec![b'0'; width];
+fn letter(index: i64) -> Option<u8> {
+    u8::try_from(index)
+        .ok()
+        .filter(|l| *l < 26)
+        .map(|l| b'A' + l)
+}
+
+/// `number` as `out.len()` digits, zero-padded (it has no more).
+fn digits(mut number: i64, out: &mut [u8]) {
     for digit in out.iter_mut().rev() {
         *digit = b'0' + (number % 10) as u8;
         number /= 10;
     }
-    String::from_utf8(out).expect("ASCII digits")
 }
 
 #[cfg(test)]

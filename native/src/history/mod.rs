@@ -11,6 +11,8 @@
 pub mod codec;
 pub mod store;
 
+use compact_str::CompactString;
+
 use crate::claim::Claim;
 use crate::text::normalise;
 
@@ -21,7 +23,7 @@ pub const VOID: u8 = 2;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PastEvent {
-    pub event_id: String,
+    pub event_id: CompactString,
     /// The last date of service of its claim: when the event may be forgotten.
     pub last_day: i32,
 }
@@ -29,14 +31,14 @@ pub struct PastEvent {
 /// A service line as the stateful rules compare it: the code normalised, a trusted span.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PastLine {
-    pub code: String,
+    pub code: CompactString,
     pub from: i32,
     pub to: i32,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PastClaim {
-    pub claim_id: String,
+    pub claim_id: CompactString,
     pub last_day: i32,
     pub lines: Vec<PastLine>,
 }
@@ -90,7 +92,7 @@ impl MemberHistory {
     pub fn record(&mut self, claim: &Claim) {
         let last = last_day(claim);
         self.events.push(PastEvent {
-            event_id: claim.event_id.to_owned(),
+            event_id: claim.event_id.into(),
             last_day: last,
         });
         let claim_id = claim.claim_id.trim();
@@ -124,13 +126,13 @@ fn past_claim(claim: &Claim, claim_id: &str, last_day: i32) -> PastClaim {
     let trusted = lines.filter_map(|line| {
         let to = line.service_date_to.unwrap_or(line.service_date_from);
         (to >= line.service_date_from).then(|| PastLine {
-            code: normalise(line.procedure_code).into_owned(),
+            code: normalise(line.procedure_code).as_ref().into(),
             from: line.service_date_from,
             to,
         })
     });
     PastClaim {
-        claim_id: claim_id.to_owned(),
+        claim_id: claim_id.into(),
         last_day,
         lines: trusted.collect(),
     }

@@ -78,8 +78,8 @@ impl OfflineDecider {
         let mut out = Vec::with_capacity(text.len().saturating_sub(start) * 3 / 2);
         let (mut position, mut lines) = (start.min(text.len()), 0);
         while position < text.len() {
-            let end = (text[position..].iter().position(|b| *b == b'\n'))
-                .map_or(text.len(), |i| position + i + 1);
+            let end =
+                memchr::memchr(b'\n', &text[position..]).map_or(text.len(), |i| position + i + 1);
             let line = json::strip_bytes(&text[position..end]);
             if !line.is_empty() {
                 let Some(claim) = json::parse(line).filter(|c| self.fits(c)) else {
