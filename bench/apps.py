@@ -38,6 +38,7 @@ class Workload:
     baseline_repo: Path | None = None  # another checkout whose validator is compared
     resent: int = 0  # re-sent events in the input: no decision for them when history is on
     broker_pid: int | None = None  # the local broker's JVM, for its CPU; None: an external one
+    broker_stops: Path | None = None  # the local broker's safepoint log (`bench.stops`)
 
 
 @dataclass

@@ -20,6 +20,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,7 @@ from bench.render import render
 from bench.rows import ALL, HEADLINE_LINES, ONCE, Context, Row, build_rows
 from bench.targets import targets
 from consumer.local.kafka import LocalKafka
-from consumer.local.kafka_jars import pinned_version
+from consumer.local.kafka_jars import SAFEPOINT_LOG, pinned_version
 
 # --quick: the harness end to end in about a minute or two (the smoke test), not the figures.
 QUICK: dict[str, Any] = {
@@ -79,6 +80,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add("--history-claims-per-member", type=int, default=2)
     add("--seed", type=int, default=2026)
     add("--bootstrap", help="use this broker instead of starting a local one")
+    add(
+        "--broker-stops", type=Path,
+        help="with --bootstrap: that broker's safepoint log, if it is a `consumer.local.kafka` one "
+        "(its work dir's safepoint.log), to set its stops beside the latencies",
+    )  # fmt: skip
     add("--broker-heap", default="1g", help="heap of the local broker")
     add(
         "--env",
@@ -142,14 +148,22 @@ def _selected(args: argparse.Namespace) -> list[str]:
     return [s for s in ALL if s in chosen and s not in skipped]
 
 
+@dataclass(frozen=True)
+class Broker:
+    bootstrap: str
+    pid: int | None = None  # the local broker's JVM; None: an external broker
+    stops: Path | None = None  # the local broker's safepoint log
+
+
 @contextlib.contextmanager
-def _broker(args: argparse.Namespace) -> Iterator[tuple[str, int | None]]:
-    """Its bootstrap servers and, for the local broker, its pid (its CPU is measured too)."""
+def _broker(args: argparse.Namespace) -> Iterator[Broker]:
+    """Its bootstrap servers and, for the local broker, its pid (its CPU is measured too) and
+    its safepoint log (its stops are set beside the latencies)."""
     if args.bootstrap:
-        yield args.bootstrap, None
+        yield Broker(args.bootstrap, stops=args.broker_stops)
         return
     with LocalKafka(heap=args.broker_heap) as kafka:
-        yield kafka.bootstrap_servers, kafka.pid
+        yield Broker(kafka.bootstrap_servers, kafka.pid, kafka.work_dir / SAFEPOINT_LOG)
 
 
 def _say(text: str) -> None:
@@ -177,12 +191,12 @@ def main(argv: list[str] | None = None) -> int:
 def _prepare(
     args: argparse.Namespace,
     selected: list[str],
-    broker: tuple[str, int | None],
+    broker: Broker,
     out: Path,
     meta: dict[str, Any],
 ) -> Context:
     """The input topics (5 lines, plus the other sizes if their rows run) and the context."""
-    bootstrap, broker_pid = broker
+    bootstrap = broker.bootstrap
     cluster = Cluster(bootstrap)
     sizes = sorted({HEADLINE_LINES, *(args.lines if "lines" in selected else [])})
     workloads = {}
@@ -197,7 +211,8 @@ def _prepare(
             bootstrap, cluster, topic, claims, args.partitions, out,
             validator_env=dict(env_overrides(args.env)),
             kafka_properties=kafka_properties(args.kafka_property),
-            baseline_repo=args.baseline_repo, resent=made.resent, broker_pid=broker_pid,
+            baseline_repo=args.baseline_repo, resent=made.resent, broker_pid=broker.pid,
+            broker_stops=broker.stops,
         )  # fmt: skip
         _say(f"  done in {time.monotonic() - t0:.0f}s ({made.resent:,} re-sent events)")
     headline = workloads[HEADLINE_LINES]

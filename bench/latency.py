@@ -31,6 +31,7 @@ from bench.cluster import GroupProgress, produce_values, read_values
 from bench.inputs import Copies, Item
 from bench.measure import App, cpu_seconds, machine_cpu_seconds
 from bench.pacer import write_items
+from bench.stops import read_stops, summarise
 
 WARMUP_CLAIMS = 2000
 WARMUP_SECONDS = 2.0
@@ -59,6 +60,11 @@ class LatencyResult:
     # (the load generator's and broker's share of the latency, the same for every app).
     input_p50_ms: float
     input_p99_ms: float
+    # The local broker's stops over the counted part (`bench.stops`); NaN with an external one.
+    broker_long_stops: float = math.nan
+    broker_stop_max_ms: float = math.nan
+    broker_stopped_pct: float = math.nan
+    claims_in_stop_pct: float = math.nan
 
     def as_dict(self) -> dict[str, Any]:
         return {k: round(v, 2) if isinstance(v, float) else v for k, v in self.__dict__.items()}
@@ -173,7 +179,13 @@ def measure_latency(
     counted = [(p, o, t, a) for p, o, t, a in sent if t >= cutoff]
     latencies = [arrived[(p, o)] - t for p, o, t, _ in counted if (p, o) in arrived]
     into_kafka = [a - t for _, _, t, a in counted]
-    return LatencyResult(
+    stops = {}
+    if w.broker_stops is not None:
+        end = max(arrived.values(), default=cutoff)
+        claims = [(t, arrived[(p, o)]) for p, o, t, _ in counted if (p, o) in arrived]
+        found = read_stops(w.broker_stops, cutoff, end)
+        stops = summarise(found, end - cutoff, claims).as_fields()
+    return LatencyResult(**stops,
         app=app_name, rate=rate, achieved_rate=_achieved(sent), seconds=elapsed,
         sent=len(counted), count=len(latencies), p50_ms=percentile(latencies, 0.50),
         p90_ms=percentile(latencies, 0.90), p99_ms=percentile(latencies, 0.99),
@@ -210,7 +222,8 @@ def latency_rates(others: list[float] | None, max_rate: float) -> tuple[list[flo
 
 PERCENTILES = (
     "p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms", "cpu_cores", "machine_cores", "behind_s",
-    "input_p50_ms", "input_p99_ms",
+    "input_p50_ms", "input_p99_ms", "broker_long_stops", "broker_stop_max_ms",
+    "broker_stopped_pct", "claims_in_stop_pct",
 )  # fmt: skip
 
 

@@ -127,7 +127,9 @@ def render(
                       "share of every app's latency; 'machine': every process's CPU over the "
                       "run, in cores of the machine's "
                       f"{meta['cpus']}; 'behind': seconds from the last paced claim "
-                      "to the last commit):"]  # fmt: skip
+                      "to the last commit; 'broker stops': the local broker JVM's stops of "
+                      "20 ms or more and its longest stop, ms; 'in stop': the claims whose way "
+                      "from CreateTime to arrival spans one of those stops):"]  # fmt: skip
         lines.append(report.latency_table(lat["summary"]))
     lines += ["", *_extras(results)]
     for key in sorted(k for k in results if k.startswith("profile")):

@@ -106,13 +106,25 @@ def by_lines(results: dict[str, Any], lines: Sequence[int], headline: int) -> st
     return "\n".join(out)
 
 
+def _stops(row: dict[str, Any]) -> str:
+    """The broker's stops of 20 ms or more and the longest: `3 / 61` (— when not measured)."""
+    count, longest = row.get("broker_long_stops", math.nan), row.get("broker_stop_max_ms", math.nan)
+    if math.isnan(count) or math.isnan(longest):
+        return "—"
+    return f"{count:,.0f} / {longest:,.0f}"
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None or math.isnan(value) else f"{value:.1f}%"
+
+
 def latency_table(rows: Sequence[dict[str, Any]]) -> str:
     """Latency against rate: validator and passthrough at each rate, same run; medians over
     the rounds, p99's range, and how far behind the input the app was when it stopped."""
     head = (
         f"{'rate/s':>8} {'app':12} {'p50':>7} {'p90':>7} {'p99':>7} {'p99 min-max':>15} "
         f"{'p99.9':>7} {'max':>7} {'into Kafka p50/p99':>18} {'cores':>5} {'machine':>7} "
-        f"{'behind s':>8} {'rounds':>6}"
+        f"{'behind s':>8} {'broker stops':>12} {'in stop':>7} {'rounds':>6}"
     )
     out = [head + "   (ms)", "-" * len(head)]
     for r in sorted(rows, key=lambda r: (r["rate"], r["app"] != "validator")):
@@ -122,6 +134,7 @@ def latency_table(rows: Sequence[dict[str, Any]]) -> str:
             f"{r['rate']:>8,.0f} {r['app']:12} {r['p50_ms']:>7,.1f} {r['p90_ms']:>7,.1f} "
             f"{r['p99_ms']:>7,.1f} {spread:>15} {r['p999_ms']:>7,.1f} {r['max_ms']:>7,.1f} "
             f"{into:>18} {r['cpu_cores']:>5.2f} {r.get('machine_cores', math.nan):>7.2f} "
-            f"{r['behind_s']:>8.1f} {r['rounds']:>6}"
+            f"{r['behind_s']:>8.1f} {_stops(r):>12} {_pct(r.get('claims_in_stop_pct')):>7} "
+            f"{r['rounds']:>6}"
         )
     return "\n".join(out)

@@ -41,7 +41,7 @@ from consumer.local.broker_config import (
     controller_properties,
 )
 from consumer.local.build import run, which
-from consumer.local.kafka_jars import JVM_FLAGS, fetch_jars, pinned_version
+from consumer.local.kafka_jars import fetch_jars, jvm_flags, pinned_version, safepoint_log_flag
 from consumer.local.process import ChildProcess, LocalComponent, failure, free_port, serve
 from consumer.local.process import work_dir as work_dir_of
 from consumer.local.tls import LocalTls
@@ -144,7 +144,7 @@ class LocalKafka(LocalComponent):
         self._controller_port = self._controller_port or free_port(self._port)
         if self.scram_users and not self._sasl_port:
             self._sasl_port = free_port(self._controller_port)
-        jvm = [java, f"-Xmx{self.heap}", *JVM_FLAGS, "-cp", classpath]
+        jvm = [java, f"-Xmx{self.heap}", *jvm_flags(), "-cp", classpath]
         try:
             if self._controller is None:
                 self._controller = self._launch(jvm, self.controller_dir, controller_properties)
@@ -179,7 +179,7 @@ class LocalKafka(LocalComponent):
             run([*jvm, *fmt], "formatting the Kafka data dir failed", KafkaSetupError)
         name = "Kafka controller" if controller else "Kafka"
         log.info("starting %s %s in %s", name, self.version, home)
-        command = [*jvm, "kafka.Kafka", str(config)]
+        command = [*jvm, safepoint_log_flag(home), "kafka.Kafka", str(config)]
         return ChildProcess(name, command, home / "broker.log", error=KafkaSetupError)
 
     def _cluster_id(self) -> str:

@@ -5,6 +5,8 @@ run with."""
 from __future__ import annotations
 
 import logging
+import os
+import shlex
 import time
 from pathlib import Path
 
@@ -17,11 +19,32 @@ log = logging.getLogger("consumer.local.kafka")
 
 RUNTIME_POM = DEPLOY_LOCAL / "kafka-runtime" / "pom.xml"
 LOG4J_CONFIG = DEPLOY_LOCAL / "log4j2.properties"
-JVM_FLAGS = (  # kafka-run-class.sh's defaults; the heap is set per instance
+# kafka-run-class.sh's performance defaults, which $KAFKA_JVM_PERFORMANCE_OPTS replaces there
+# as here (a GC to try, say). The heap is set per instance.
+PERFORMANCE_FLAGS = (
     "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-XX:InitiatingHeapOccupancyPercent=35",
-    "-XX:+ExplicitGCInvokesConcurrent", "-XX:MaxInlineLevel=15", "-XX:+ExitOnOutOfMemoryError",
-    "-Djava.awt.headless=true", f"-Dlog4j2.configurationFile=file:{LOG4J_CONFIG}",
+    "-XX:+ExplicitGCInvokesConcurrent", "-XX:MaxInlineLevel=15",
 )  # fmt: skip
+BASE_FLAGS = (
+    "-XX:+ExitOnOutOfMemoryError", "-Djava.awt.headless=true",
+    f"-Dlog4j2.configurationFile=file:{LOG4J_CONFIG}",
+)  # fmt: skip
+
+
+# Every stop of a node's JVM (GC pauses and the rest), one line each, in the node's dir: the
+# bench reads the broker's to show how much of a latency tail is the broker standing still.
+SAFEPOINT_LOG = "safepoint.log"
+
+
+def safepoint_log_flag(node_dir: Path) -> str:
+    """Log each safepoint to `node_dir`/SAFEPOINT_LOG, stamped with the wall clock in ms."""
+    return f'-Xlog:safepoint:file="{node_dir / SAFEPOINT_LOG}":timemillis'
+
+
+def jvm_flags() -> list[str]:
+    """The nodes' JVM flags, the heap aside."""
+    override = os.environ.get("KAFKA_JVM_PERFORMANCE_OPTS", "").strip()
+    return [*(shlex.split(override) if override else PERFORMANCE_FLAGS), *BASE_FLAGS]
 
 
 def pinned_version(pom: Path = RUNTIME_POM) -> str:

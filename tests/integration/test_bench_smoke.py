@@ -14,6 +14,8 @@ from pathlib import Path
 
 from bench.cli import QUICK, main
 from bench.targets import targets
+from consumer.local.kafka import LocalKafka
+from consumer.local.kafka_jars import SAFEPOINT_LOG
 
 CLAIMS = int(QUICK["claims"])
 APPS = (
@@ -22,9 +24,14 @@ APPS = (
 )  # fmt: skip
 
 
-def test_bench_smoke(kafka_bootstrap: str, tmp_path: Path) -> None:
+def test_bench_smoke(kafka_bootstrap: str, local_kafka: LocalKafka | None, tmp_path: Path) -> None:
     out = tmp_path / "bench"
-    code = main(["--quick", "--bootstrap", kafka_bootstrap, "--partitions", "3", "--out", str(out)])
+    args = ["--quick", "--bootstrap", kafka_bootstrap, "--partitions", "3", "--out", str(out)]
+    if local_kafka is not None:
+        stops = local_kafka.work_dir / SAFEPOINT_LOG
+        assert stops.stat().st_size > 0  # the local broker logs its safepoints
+        args += ["--broker-stops", str(stops)]
+    code = main(args)
     assert code == 0
     report = json.loads((out / "results.json").read_text())
     results, meta = report["results"], report["meta"]
@@ -64,6 +71,10 @@ def test_bench_smoke(kafka_bootstrap: str, tmp_path: Path) -> None:
     for r in rows:
         assert 0 < r["count"] <= r["sent"], r
         assert 0 < r["p50_ms"] <= r["p99_ms"] <= r["max_ms"] < 60_000, r
+        if local_kafka is not None:  # the broker's stops, from its safepoint log
+            assert 0 <= r["claims_in_stop_pct"] <= 100, r
+            assert 0 <= r["broker_stopped_pct"] < 100, r
+            assert 0 <= r["broker_stop_max_ms"] < 60_000, r
 
     memory = results["rss"]
     assert memory["claims"] == 2 * CLAIMS
