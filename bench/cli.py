@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import confluent_kafka
 
@@ -38,9 +39,17 @@ from bench.render import render
 from bench.rows import ALL, HEADLINE_LINES, ONCE, Context, Row, build_rows
 from bench.targets import targets
 from consumer.local.kafka import LocalKafka
-from consumer.local.kafka_jars import SAFEPOINT_LOG, pinned_version
+from consumer.local.kafka_jars import PERFORMANCE_FLAGS, SAFEPOINT_LOG, pinned_version
 
 # --quick: the harness end to end in about a minute or two (the smoke test), not the figures.
+# The local broker's JVM flags by collector: kafka-run-class.sh's G1 defaults, or ZGC (Java
+# 15+), which stops the broker for well under a millisecond. Latency runs under G1 saw the
+# broker's young pauses reach 130-150 ms and 2-10 % of claims wait through a stop of 20 ms or
+# more; under ZGC none (bench/README.md, "Tuning experiments").
+BROKER_GC = {
+    "g1": " ".join(PERFORMANCE_FLAGS),
+    "zgc": "-XX:+UseZGC -XX:MaxInlineLevel=15",
+}
 QUICK: dict[str, Any] = {
     "claims": 3000, "repeat": 1, "rss_claims": 6000, "latency_seconds": 3.0,
     "latency_rates": [2000.0], "latency_repeat": 1, "history_members": 5000, "lines": [5, 50],
@@ -86,6 +95,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "(its work dir's safepoint.log), to set its stops beside the latencies",
     )  # fmt: skip
     add("--broker-heap", default="1g", help="heap of the local broker")
+    add(
+        "--broker-gc", choices=sorted(BROKER_GC), default="zgc",
+        help="the local broker's collector (default zgc: G1's young pauses set every app's "
+        "latency tail here; see bench/README.md). $KAFKA_JVM_PERFORMANCE_OPTS wins over both",
+    )  # fmt: skip
     add(
         "--env",
         action="append",
@@ -155,6 +169,11 @@ class Broker:
     stops: Path | None = None  # the local broker's safepoint log
 
 
+def _broker_jvm(args: argparse.Namespace) -> str:
+    """The local broker's JVM flags (its heap aside)."""
+    return os.environ.get("KAFKA_JVM_PERFORMANCE_OPTS") or BROKER_GC[args.broker_gc]
+
+
 @contextlib.contextmanager
 def _broker(args: argparse.Namespace) -> Iterator[Broker]:
     """Its bootstrap servers and, for the local broker, its pid (its CPU is measured too) and
@@ -162,7 +181,10 @@ def _broker(args: argparse.Namespace) -> Iterator[Broker]:
     if args.bootstrap:
         yield Broker(args.bootstrap, stops=args.broker_stops)
         return
-    with LocalKafka(heap=args.broker_heap) as kafka:
+    with (
+        mock.patch.dict(os.environ, {"KAFKA_JVM_PERFORMANCE_OPTS": _broker_jvm(args)}),
+        LocalKafka(heap=args.broker_heap) as kafka,
+    ):
         yield Broker(kafka.bootstrap_servers, kafka.pid, kafka.work_dir / SAFEPOINT_LOG)
 
 
@@ -281,6 +303,7 @@ def _main(argv: list[str] | None) -> int:
         "librdkafka": confluent_kafka.libversion()[0], "kafka": pinned_version(),
         "validator_env": args.env, "kafka_properties": args.kafka_property,
         "variants": args.variant,
+        "broker_jvm": "external broker" if args.bootstrap else _broker_jvm(args),
     }  # fmt: skip
     began = time.monotonic()
     with _broker(args) as broker:

@@ -26,7 +26,8 @@ def _header(meta: dict[str, Any]) -> str:
         f"{meta['partitions']} partitions, median of {meta['repeat']} "
         f"| {meta['cpus']} CPUs, load average at start {meta['load_start']}, "
         f"Python {meta['python']}, confluent-kafka {meta['confluent_kafka']} "
-        f"(librdkafka {meta['librdkafka']}), Kafka {meta['kafka']}" + (against if peer else "")
+        f"(librdkafka {meta['librdkafka']}), Kafka {meta['kafka']} "
+        f"(JVM: {meta.get('broker_jvm', 'G1')})" + (against if peer else "")
     )
 
 
