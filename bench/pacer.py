@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.time()
     sent = pace(args.bootstrap, args.topic, items, args.rate)
     args.out.write_bytes(sent.tobytes())
-    print(f"sent {len(sent) // 3} in {time.time() - started:.2f}s", flush=True)
+    print(f"sent {len(sent) // 4} in {time.time() - started:.2f}s", flush=True)
     return 0
 
 
