@@ -19,7 +19,7 @@ from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-def
 
 from consumer.demo.samples import generate_claims
 from consumer.settings import Settings
-from consumer.stream.producing import produce_claims
+from consumer.stream.producing import produce_claims, wait_until_led
 
 TIMEOUT = 30.0
 
@@ -45,24 +45,7 @@ class Cluster:
         ]
         for future in self.admin.create_topics(new, request_timeout=TIMEOUT).values():
             future.result(TIMEOUT)
-        deadline = time.monotonic() + TIMEOUT
-        for name, n in topics.items():
-            while not self._ready(name, n):
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"topic {name} not ready after {TIMEOUT:.0f}s")
-                time.sleep(0.1)
-
-    def _ready(self, name: str, partitions: int) -> bool:
-        try:
-            topic = self.admin.list_topics(topic=name, timeout=5).topics.get(name)
-        except KafkaException:
-            return False
-        return (
-            topic is not None
-            and topic.error is None
-            and len(topic.partitions) == partitions
-            and all(p.leader >= 0 for p in topic.partitions.values())
-        )
+        wait_until_led(self.admin, topics, TIMEOUT)
 
     def delete(self, topics: Iterable[str]) -> None:
         names = list(topics)
