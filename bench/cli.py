@@ -41,15 +41,15 @@ from bench.targets import targets
 from consumer.local.kafka import LocalKafka
 from consumer.local.kafka_jars import PERFORMANCE_FLAGS, SAFEPOINT_LOG, pinned_version
 
-# --quick: the harness end to end in about a minute or two (the smoke test), not the figures.
 # The local broker's JVM flags by collector: kafka-run-class.sh's G1 defaults, or ZGC (Java
 # 15+), which stops the broker for well under a millisecond. Latency runs under G1 saw the
-# broker's young pauses reach 130-150 ms and 2-10 % of claims wait through a stop of 20 ms or
+# broker's pauses reach 130-183 ms and 2-10 % of claims wait through a stop of 20 ms or
 # more; under ZGC none (bench/README.md, "Tuning experiments").
 BROKER_GC = {
     "g1": " ".join(PERFORMANCE_FLAGS),
     "zgc": "-XX:+UseZGC -XX:MaxInlineLevel=15",
 }
+# --quick: the harness end to end in about a minute or two (the smoke test), not the figures.
 QUICK: dict[str, Any] = {
     "claims": 3000, "repeat": 1, "rss_claims": 6000, "latency_seconds": 3.0,
     "latency_rates": [2000.0], "latency_repeat": 1, "history_members": 5000, "lines": [5, 50],
