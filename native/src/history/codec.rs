@@ -62,38 +62,45 @@ pub fn decode(bytes: &[u8]) -> Option<MemberHistory> {
         _ => return None,
     };
     let mut r = Reader::new(body);
-    let count = |r: &mut Reader| usize::try_from(r.long()?).ok();
     let mut previous = 0i64;
     let mut day = |r: &mut Reader| {
         let value = if v2 { previous + r.long()? } else { r.long()? };
         previous = value;
         i32::try_from(value).ok()
     };
-    let events = (0..count(&mut r)?)
-        .map(|_| {
-            Some(PastEvent {
-                event_id: r.string()?.into(),
-                last_day: day(&mut r)?,
-            })
-        })
-        .collect::<Option<Vec<_>>>()?;
+    // Sized up front, with room for the event and claim `MemberHistory::record` adds next:
+    // collecting through `Option` grew each Vec from empty, and the reallocs showed in the
+    // stream's profile (a member's history is decoded for each of its claims). Every item
+    // takes at least a byte, so a count beyond the bytes left is corrupt.
+    let count = |r: &mut Reader| {
+        let n = usize::try_from(r.long()?).ok()?;
+        (n <= body.len()).then_some(n)
+    };
+    let n_events = count(&mut r)?;
+    let mut events = Vec::with_capacity(n_events + 1);
+    for _ in 0..n_events {
+        events.push(PastEvent {
+            event_id: r.string()?.into(),
+            last_day: day(&mut r)?,
+        });
+    }
     let n_claims = count(&mut r)?;
-    let mut claims = Vec::with_capacity(n_claims.min(1024));
+    let mut claims = Vec::with_capacity(n_claims + 1);
     for _ in 0..n_claims {
         let claim_id = r.string()?.into();
         let last_day = day(&mut r)?;
-        let lines = (0..count(&mut r)?)
-            .map(|_| {
-                let (code, from) = if v2 {
-                    let code = read_code(&mut r)?;
-                    (code, last_day.checked_sub(r.int()?)?)
-                } else {
-                    (r.string()?.into(), r.int()?)
-                };
-                let to = from.checked_add(r.int()?)?;
-                Some(PastLine { code, from, to })
-            })
-            .collect::<Option<Vec<_>>>()?;
+        let n_lines = count(&mut r)?;
+        let mut lines = Vec::with_capacity(n_lines);
+        for _ in 0..n_lines {
+            let (code, from) = if v2 {
+                let code = read_code(&mut r)?;
+                (code, last_day.checked_sub(r.int()?)?)
+            } else {
+                (r.string()?.into(), r.int()?)
+            };
+            let to = from.checked_add(r.int()?)?;
+            lines.push(PastLine { code, from, to });
+        }
         claims.push(PastClaim {
             claim_id,
             last_day,

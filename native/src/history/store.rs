@@ -33,14 +33,16 @@ pub const PARTITION_KEY: &[u8] = b"";
 struct Entry(Box<[u8]>);
 
 impl Entry {
-    fn new(key: &[u8], history: &MemberHistory) -> Option<Entry> {
+    /// Written in `scratch` first, then copied into a box of its exact size: encoding
+    /// straight into a new Vec grew it and shrank it again (two reallocs and copies a claim).
+    fn new(key: &[u8], history: &MemberHistory, scratch: &mut Vec<u8>) -> Option<Entry> {
         (!history.is_empty()).then(|| {
-            let mut bytes = Vec::with_capacity(8 + key.len() + 120);
-            bytes.extend_from_slice(&history.oldest_day().to_le_bytes());
-            write_len(&mut bytes, key.len());
-            bytes.extend_from_slice(key);
-            codec::encode_into(history, &mut bytes);
-            Entry(bytes.into_boxed_slice())
+            scratch.clear();
+            scratch.extend_from_slice(&history.oldest_day().to_le_bytes());
+            write_len(scratch, key.len());
+            scratch.extend_from_slice(key);
+            codec::encode_into(history, scratch);
+            Entry(Box::from(&scratch[..]))
         })
     }
 
@@ -118,6 +120,8 @@ pub struct PartitionStore {
     /// The changes of the batch whose transaction is committing (`seal`).
     sealed: FxHashMap<Box<[u8]>, Option<Entry>>,
     sealed_newest: Option<i32>,
+    /// Where entries are encoded before they get their own box (`Entry::new`).
+    scratch: Vec<u8>,
 }
 
 /// One changelog record: key and value (None: a tombstone).
@@ -134,6 +138,7 @@ impl PartitionStore {
             pending_newest: None,
             sealed: FxHashMap::default(),
             sealed_newest: None,
+            scratch: Vec::new(),
         }
     }
 
@@ -173,7 +178,13 @@ impl PartitionStore {
         }
         history.expire(self.cutoff());
         let key = member.as_bytes();
-        self.pending.insert(key.into(), Entry::new(key, &history));
+        let entry = Entry::new(key, &history, &mut self.scratch);
+        match self.pending.get_mut(key) {
+            Some(pending) => *pending = entry,
+            None => {
+                self.pending.insert(key.into(), entry);
+            }
+        }
     }
 
     /// Retention over every member, when the newest date of service moved on.
@@ -201,7 +212,7 @@ impl PartitionStore {
         for entry in stale {
             let mut history = entry.history();
             history.expire(cutoff);
-            expired.push((entry.key().into(), Entry::new(entry.key(), &history)));
+            expired.push((entry.key().into(), Entry::new(entry.key(), &history, &mut self.scratch)));
         }
         self.pending.extend(expired);
         if scan_members {
@@ -211,7 +222,7 @@ impl PartitionStore {
             if pending.as_ref().is_some_and(|e| e.oldest() < cutoff) {
                 let mut history = pending.as_ref().map(Entry::history).unwrap_or_default();
                 history.expire(cutoff);
-                *pending = Entry::new(key, &history);
+                *pending = Entry::new(key, &history, &mut self.scratch);
             }
         }
     }
@@ -252,12 +263,16 @@ impl PartitionStore {
 
     /// The sealed batch is committed: its changes become the history.
     pub fn commit_sealed(&mut self) {
-        for (key, value) in std::mem::take(&mut self.sealed) {
+        // Drained, not taken: the map keeps its capacity for the batches to come (`seal`
+        // swaps it with `pending`), instead of growing from empty again every batch.
+        let mut sealed = std::mem::take(&mut self.sealed);
+        for (key, value) in sealed.drain() {
             match value {
                 Some(entry) => self.set(entry),
                 None => self.remove(&key),
             }
         }
+        self.sealed = sealed;
         if let Some(newest) = self.sealed_newest.take() {
             self.newest_day = newest;
         }

@@ -331,7 +331,7 @@ impl StreamDecider {
                     py,
                     [
                         intern!(py, "source.offset").clone().into_any(),
-                        PyBytes::new(py, offset.to_string().as_bytes()).into_any(),
+                        PyBytes::new(py, itoa::Buffer::new().format(offset).as_bytes()).into_any(),
                     ],
                 )?
                 .into_any()
