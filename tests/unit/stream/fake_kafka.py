@@ -258,8 +258,10 @@ def run_pipeline(
     restored empty on assignment with a `changelog_topic`). With `replay_rebuild`, a replay's
     bounded run from offset 100 instead, which rebuilds its history with it."""
     # The recovery tests script the loop that decides ahead (a batch consumed on top of each
-    # commit); `decide_ahead=False` runs the serial loop, the default.
+    # commit): a batch of `batch_size` 1 is always full, so every commit has one on top.
+    # `decide_ahead=False`, or a `batch_size` above the scripted batches, runs the serial loop.
     processing.setdefault("decide_ahead", True)
+    processing.setdefault("batch_size", 1)
     settings = load_settings(processing={"guarantee": guarantee, **processing})
     producers = fake_producer if isinstance(fake_producer, list) else [fake_producer]
     # The loop's consumer (and any replacement of it), and the recovery's committed-offsets

@@ -57,8 +57,17 @@ def test_an_abortable_commit_is_aborted_and_the_batch_read_again(
     assert pipeline.processed == len(records)
 
 
+@pytest.mark.parametrize(
+    "serial",
+    [
+        {"decide_ahead": False},
+        # A batch that came short (4 records, 2,000 asked for): nothing waits, commit first.
+        {"decide_ahead": True, "batch_size": 2000},
+    ],
+    ids=["decide_ahead off", "short batch"],
+)
 def test_without_deciding_ahead_a_batch_is_committed_before_the_next_consume(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, serial: dict[str, object]
 ) -> None:
     registry = CollectorRegistry()
     records = batch()
@@ -67,7 +76,7 @@ def test_without_deciding_ahead_a_batch_is_committed_before_the_next_consume(
         [records, records], before_consume=lambda: events.append("consume"), events=events
     )
     producer = FakeProducer(commit_failures=[ABORTABLE], calls=events)
-    pipeline = run_pipeline(monkeypatch, registry, fake_consumer, producer, decide_ahead=False)
+    pipeline = run_pipeline(monkeypatch, registry, fake_consumer, producer, **serial)
     # The failed batch was aborted before the second consume(), which is its re-read.
     assert events.index("abort") < events.index("consume", events.index("commit"))
     assert fake_consumer.seeks == [(TOPIC, 0, 100)]
