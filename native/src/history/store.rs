@@ -212,7 +212,10 @@ impl PartitionStore {
         for entry in stale {
             let mut history = entry.history();
             history.expire(cutoff);
-            expired.push((entry.key().into(), Entry::new(entry.key(), &history, &mut self.scratch)));
+            expired.push((
+                entry.key().into(),
+                Entry::new(entry.key(), &history, &mut self.scratch),
+            ));
         }
         self.pending.extend(expired);
         if scan_members {
