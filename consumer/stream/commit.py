@@ -164,12 +164,14 @@ class Committing:
         batch = in_flight.batch
         try:
             with self.watchdog.guard("a batch's commit", self._step_limit):
-                in_flight.producer.finish_commit(in_flight.job)
+                send_offsets, commit = in_flight.producer.finish_commit(in_flight.job)
         except CommitFailed as failure:
             if not self._recover_commit(failure, batch):
                 self._failed = batch.first
             return
         self.metrics.transactions.labels("committed").inc()
+        self.metrics.transaction_steps.labels("send_offsets").observe(send_offsets)
+        self.metrics.transaction_steps.labels("commit").observe(commit)
         self._finish(batch)
 
     def _deliver_then_commit(self, batch: Batch, outputs: list[Produced]) -> None:

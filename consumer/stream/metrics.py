@@ -23,6 +23,7 @@ from consumer.engine.files import LINES_OF_BUSINESS
 PREFIX = "infusion_validator"
 DECISIONS = ("ACCEPTED", "PENDED")
 TRANSACTION_RESULTS = ("committed", "aborted", "fenced")
+TRANSACTION_STEPS = ("send_offsets", "commit")
 REBALANCE_KINDS = ("assign", "revoke", "lost")
 SHADOW_KINDS = ("ACCEPTED->PENDED", "PENDED->ACCEPTED", "reasons changed")
 # How a rule's reasons differ under the shadow rule set (`Difference.rules` signs).
@@ -123,6 +124,14 @@ class Metrics:
             f"{PREFIX}_batch_duration_seconds", "Time to process and commit one batch.",
             buckets=BATCH_BUCKETS, registry=registry,
         )  # fmt: skip
+        self.transaction_steps = Histogram(
+            f"{PREFIX}_transaction_step_seconds",
+            "Time a committed batch's transaction spent in each step on the brokers: "
+            "send_offsets (its input offsets added) and commit. A transaction begun while the "
+            "broker still writes the last one's markers is answered CONCURRENT_TRANSACTIONS "
+            "and retried: that wait shows here, not in the claims' processing.",
+            ("step",), buckets=BATCH_BUCKETS, registry=registry,
+        )  # fmt: skip
         self.claim_duration = BulkHistogram(
             f"{PREFIX}_claim_duration_seconds", "Time to decode, decide and encode one claim.",
             CLAIM_BUCKETS, registry,
@@ -145,6 +154,8 @@ class Metrics:
             self.dlq_records.labels(error_class)
         for result in TRANSACTION_RESULTS:
             self.transactions.labels(result)
+        for step in TRANSACTION_STEPS:
+            self.transaction_steps.labels(step)
         for kind in REBALANCE_KINDS:
             self.rebalances.labels(kind)
 

@@ -2,18 +2,16 @@
 one transaction per batch (exactly-once), or with offsets committed after delivery
 (at-least-once).
 
-Under exactly-once, when batch N came full (records are waiting), the loop decides the next
-batch while N's transaction commits (its commit runs on the producer's worker): consume batch
-N+1, decide it, wait for N's commit, then produce N+1 and start its commit. A batch that came
-short is committed before the next `consume()`: below full load that keeps the latency tail
-short. Nothing of N+1 is produced before N's commit returned,
-and N+1's claim history is a layer above N's (`History.seal`), so a failed N takes N+1 with
-it: both are dropped and re-read. A revoke never finds an open transaction: rebalance callbacks
-only run inside `consume()`, and the revoke callback first waits for the commit in flight
-(committed or recovered) before the partitions go. A batch whose partitions moved during it
-fails to commit (the group generation changed), is aborted, and the new owner decides those
-records instead. A replay (bounded run) and at-least-once commit each batch before the next
-`consume()`.
+Under exactly-once, after a full batch N (records are waiting) the loop decides the next one
+while N's transaction commits (on the producer's worker): consume batch N+1, decide it, wait
+for N's commit, then produce N+1 and start its commit. Nothing of N+1 is produced before N's
+commit returned, and N+1's claim history is a layer above N's (`History.seal`), so a failed N
+takes N+1 with it: both are dropped and re-read. A revoke never finds an open transaction:
+rebalance callbacks only run inside `consume()`, and the revoke callback first waits for the
+commit in flight (committed or recovered) before the partitions go. A batch whose partitions
+moved during it fails to commit (the group generation changed), is aborted, and the new owner
+decides those records instead. A short batch, a replay (bounded run) and at-least-once commit
+each batch before the next `consume()`.
 
 Failures are recovered in the process (SPEC §10): every call that waits on a broker is bounded
 (`consumer.stream.txn`), a failed batch is aborted - or, when its commit's outcome is unknown, the
@@ -176,10 +174,7 @@ class Pipeline(Recovery, Callbacks, Committing):
                     continue
                 if batch is not None:
                     self._handle_batch(batch)
-                    # Decide ahead only behind a full batch, when records are waiting: short
-                    # batches back to back kept the broker writing markers of the last commit
-                    # while the next transaction began, and the claims' p99 at 10,000/s was
-                    # 192-211 ms against 36-49 committing first (ADR 0004, stop 29).
+                    # Ahead only after a full batch: after short ones p99 rose ~5x (ADR 0004).
                     if not (overlap and len(messages) >= batch_size):
                         self._settle()
                 else:

@@ -124,23 +124,27 @@ class BoundedProducer:
             timeout + GRACE_SECONDS,
         )
 
-    def commit(self, offsets: list[TopicPartition], group: Any, timeout: float) -> None:
+    def commit(
+        self, offsets: list[TopicPartition], group: Any, timeout: float
+    ) -> tuple[float, float]:
         """Add the consumer offsets to the transaction and commit it, within `timeout` (plus
-        the grace) in all; CommitFailed otherwise."""
-        self.finish_commit(self.start_commit(offsets, group, timeout))
+        the grace) in all; CommitFailed otherwise. The seconds each step took."""
+        return self.finish_commit(self.start_commit(offsets, group, timeout))
 
     def start_commit(self, offsets: list[TopicPartition], group: Any, timeout: float) -> Job:
         """`commit`, started on the worker: the caller may decide the next batch meanwhile,
         but produces nothing until `finish_commit` returned."""
         deadline = time.monotonic() + timeout
 
-        def send_and_commit() -> None:
+        def send_and_commit() -> tuple[float, float]:
+            started = time.monotonic()
             self.producer.send_offsets_to_transaction(offsets, group, timeout)
+            sent = time.monotonic()
             while True:
                 try:
                     # A timed-out commit may be called again: it resumes, never commits twice.
                     self.producer.commit_transaction(max(0.1, deadline - time.monotonic()))
-                    return
+                    return sent - started, time.monotonic() - sent
                 except KafkaException as exc:
                     if not exc.args[0].retriable() or time.monotonic() >= deadline:
                         raise
@@ -154,10 +158,12 @@ class BoundedProducer:
         except StuckCall as exc:  # this producer was abandoned already
             raise CommitFailed(exc, abortable=False) from exc
 
-    def finish_commit(self, job: Job) -> None:
-        """Wait for a started commit (`start_commit`); CommitFailed when it failed."""
+    def finish_commit(self, job: Job) -> tuple[float, float]:
+        """Wait for a started commit (`start_commit`); CommitFailed when it failed. The
+        seconds spent in `send_offsets_to_transaction` and in `commit_transaction`."""
         try:
-            self.wait(job)
+            steps: tuple[float, float] = self.wait(job)
+            return steps
         except KafkaException as exc:
             error: KafkaError = exc.args[0]
             raise CommitFailed(exc, abortable=error.txn_requires_abort()) from exc

@@ -137,6 +137,10 @@ def test_metrics_equal_the_true_numbers_and_lag_drains(running: dict[str, Any]) 
     assert metrics[("infusion_validator_claim_duration_seconds_count", ())] == CLAIMS
     assert metrics[("infusion_validator_end_to_end_latency_seconds_count", ())] == total
     assert metrics[("infusion_validator_batch_duration_seconds_count", ())] > 0
+    committed = metrics[("infusion_validator_transactions_total", (("result", "committed"),))]
+    for step in ("send_offsets", "commit"):
+        steps = metrics[("infusion_validator_transaction_step_seconds_count", (("step", step),))]
+        assert steps == committed, step
     assert metrics[("infusion_validator_transactions_total", (("result", "committed"),))] > 0
     assert metrics[("infusion_validator_assigned_partitions", ())] == 3
     assert metrics[("infusion_validator_rebalances_total", (("kind", "assign"),))] >= 1

@@ -74,3 +74,20 @@ def test_a_batch_stopped_by_the_dead_letter_guard_is_not_counted(
         "infusion_validator_dlq_records_total", {"error_class": "not_avro"}
     )
     assert dead == 0  # three were dead-lettered before the guard tripped, but none committed
+
+
+def test_each_committed_transaction_times_its_two_steps(monkeypatch: pytest.MonkeyPatch) -> None:
+    """send_offsets and commit are observed once per committed transaction, never for an
+    aborted one (its steps did not finish a commit)."""
+    registry = CollectorRegistry()
+    records = batch()
+    fake_producer = FakeProducer(commit_failures=[ABORTABLE, None, None])
+    fake_consumer = FakeConsumer([records] * 4)  # the failed one, the one on top, two re-reads
+    run_pipeline(monkeypatch, registry, fake_consumer, fake_producer)
+    value = registry.get_sample_value
+    committed = value("infusion_validator_transactions_total", {"result": "committed"})
+    assert committed == 2
+    for step in ("send_offsets", "commit"):
+        count = value("infusion_validator_transaction_step_seconds_count", {"step": step})
+        assert count == committed, step
+        assert value("infusion_validator_transaction_step_seconds_sum", {"step": step}) >= 0
