@@ -75,7 +75,7 @@ class ProcessingSettings(_Group):
     # the last one's transaction commits (docs/decisions/0004): 1.17x and 1.22x the serial
     # loop's throughput (bench runs 20261207T044123Z, T073801Z) at the same CPU per claim
     # within 2 %. After a short batch the loop commits first: deciding ahead there made the
-    # claims' p99 at 10,000/s 192-211 ms against 36-49 (stop 29). false: always serial.
+    # claims' p99 at 10,000/s 192-211 ms against 36-49 (ADR 0004). false: always serial.
     decide_ahead: bool = True
     # After a crash, read_committed readers of the outputs wait for the dead instance's open
     # transaction until it times out (unless a restarted instance fences it first): a short

@@ -124,16 +124,10 @@ class BoundedProducer:
             timeout + GRACE_SECONDS,
         )
 
-    def commit(
-        self, offsets: list[TopicPartition], group: Any, timeout: float
-    ) -> tuple[float, float]:
-        """Add the consumer offsets to the transaction and commit it, within `timeout` (plus
-        the grace) in all; CommitFailed otherwise. The seconds each step took."""
-        return self.finish_commit(self.start_commit(offsets, group, timeout))
-
     def start_commit(self, offsets: list[TopicPartition], group: Any, timeout: float) -> Job:
-        """`commit`, started on the worker: the caller may decide the next batch meanwhile,
-        but produces nothing until `finish_commit` returned."""
+        """Add the consumer offsets to the transaction and commit it, within `timeout` (plus
+        the grace) in all, on the worker: the caller may decide the next batch meanwhile, but
+        produces nothing until `finish_commit` returned."""
         deadline = time.monotonic() + timeout
 
         def send_and_commit() -> tuple[float, float]:
