@@ -1,6 +1,7 @@
 //! The Python bindings (`consumer._native`): thin classes over the engine. Python code uses
 //! them through `consumer.engine`; `consumer/_native.pyi` is their typed surface.
 
+mod deciding;
 mod engine;
 mod history;
 mod offline;
@@ -8,6 +9,7 @@ mod outcome;
 mod shadow;
 mod stream;
 mod tally;
+mod values;
 
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;

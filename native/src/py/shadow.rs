@@ -77,28 +77,27 @@ impl Shadow {
         Arc::clone(&self.rules)
     }
 
-    /// Count the shadow decision of one claim, and keep its record if it disagrees.
+    /// Count the shadow decision of one claim; where it disagrees, the value of its record
+    /// (for `keep`, with the message: the decider builds it without the GIL).
     pub fn observe(
         &mut self,
-        msg: &Bound<'_, PyAny>,
         claim: &Claim,
         source: &Source,
         live: &Outcome,
         shadow: &Outcome,
-    ) {
+    ) -> Option<Vec<u8>> {
         let lob = usize::from(claim.line_of_business);
         self.decisions[usize::from(shadow.pended)][lob] += 1;
-        let Some(difference) = compare::compare(live, shadow) else {
-            return;
-        };
+        let difference = compare::compare(live, shadow)?;
         *self.kinds.entry(kind(&difference)).or_insert(0) += 1;
         for (rule, change) in &difference.rules {
             *self.rules_changed.entry((rule, change.sign())).or_insert(0) += 1;
         }
-        self.records.push(ShadowRecord {
-            msg: msg.clone().unbind(),
-            value: record(claim, source, live, shadow, &difference),
-        });
+        Some(record(claim, source, live, shadow, &difference))
+    }
+
+    pub fn keep(&mut self, record: ShadowRecord) {
+        self.records.push(record);
     }
 
     pub fn take_records(&mut self) -> Vec<ShadowRecord> {

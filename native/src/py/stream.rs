@@ -8,29 +8,26 @@
 //! With a `History`, each claim is decided against its member's history and recorded there;
 //! a re-sent event gets False instead of a decision. With a shadow rule set, each claim is
 //! also decided by it (same history), and where the two disagree a shadow record is kept for
-//! `take_shadow`; the live decision is written as without it.
+//! `take_shadow`; the live decision is written as without it. The claims are decided without
+//! the GIL (`super::deciding`).
 
-use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+use rustc_hash::FxHashSet as HashSet;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use pyo3::exceptions::PyValueError;
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyBytes, PyDict, PyList, PyString, PyTuple};
+use pyo3::types::{PyBool, PyBytes, PyDict, PyList, PyTuple};
 
 use super::engine::{claim_of, Engine};
 use super::history::History;
 use super::tally::Tally;
-use crate::claim::Claim;
-use crate::codec::avro;
-use crate::codec::decision::{write_avro_head, Source};
-use crate::engine::Lines;
-use crate::history::decide_recorded;
 use crate::ruleset::RuleSets;
 
-use super::shadow::{self, Shadow};
-use crate::history::MemberHistory;
+use super::deciding::{coordinates, topic_name, Deciding, Input, Made, Rules};
+use super::shadow::{Shadow, ShadowRecord};
+use super::values::{bytes_of, header, HeaderCache};
 
 /// Where a decision goes: its topic, the wire-format prefix of its values (empty for `raw`,
 /// magic byte + schema id for `confluent`) and its `decision` header.
@@ -38,16 +35,6 @@ struct Target {
     topic: Py<PyAny>,
     prefix: Vec<u8>,
     header: Py<PyAny>,
-}
-
-/// Header tuples that repeat from record to record, made once. Looked up for every record, so
-/// hashed with FxHash, as in the engine: the default SipHash of the rule-set version and the
-/// partition cost ~0.03-0.09 us a record (bench harness, 5-line claims).
-#[derive(Default)]
-struct HeaderCache {
-    versions: HashMap<String, Py<PyAny>>,
-    topic: Option<(String, Py<PyAny>)>,
-    partitions: HashMap<i32, Py<PyAny>>,
 }
 
 #[pyclass(module = "consumer._native")]
@@ -68,39 +55,8 @@ pub struct StreamDecider {
     tally: Tally,
     history: Option<Py<History>>,
     shadow: Option<Shadow>,
-    /// The head of the value being written (reused from record to record).
-    head: Vec<u8>,
-}
-
-fn header(py: Python<'_>, name: &str, value: &[u8]) -> PyResult<Py<PyAny>> {
-    let pair = [
-        name.into_pyobject(py)?.into_any(),
-        PyBytes::new(py, value).into_any(),
-    ];
-    Ok(PyTuple::new(py, pair)?.into_any().unbind())
-}
-
-/// A bytes object of `parts` one after the other.
-fn bytes_of<'py>(py: Python<'py>, parts: &[&[u8]]) -> PyResult<Bound<'py, PyBytes>> {
-    let len: usize = parts.iter().map(|part| part.len()).sum();
-    // SAFETY: a new bytes object of `len` bytes, uninitialised, every byte of which is written
-    // below before it is handed out (the C API's documented way to build one in place).
-    unsafe {
-        let ptr =
-            pyo3::ffi::PyBytes_FromStringAndSize(std::ptr::null(), len as pyo3::ffi::Py_ssize_t);
-        let bytes = Bound::from_owned_ptr_or_err(py, ptr)?.cast_into_unchecked::<PyBytes>();
-        let mut at = pyo3::ffi::PyBytes_AsString(ptr).cast::<u8>();
-        for part in parts {
-            std::ptr::copy_nonoverlapping(part.as_ptr(), at, part.len());
-            at = at.add(part.len());
-        }
-        Ok(bytes)
-    }
-}
-
-fn now_millis() -> i64 {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH);
-    now.map_or(0, |d| d.as_millis() as i64)
+    /// The heads of the values a call decided (reused from call to call).
+    heads: Vec<u8>,
 }
 
 #[pymethods]
@@ -156,7 +112,7 @@ impl StreamDecider {
             tally: Tally::new(duration_bounds),
             history,
             shadow: shadow.map(|engine| Shadow::new(Arc::clone(&engine.rules))),
-            head: Vec::with_capacity(512),
+            heads: Vec::new(),
         })
     }
 
@@ -166,8 +122,12 @@ impl StreamDecider {
     }
 
     /// From `records[start]` on, for each message: `(topic, value, headers)` of its decision,
-    /// or False for a re-sent event; up to the end or the first message Python must decode.
+    /// or False for a re-sent event; up to `end` or the first message Python must decode.
     /// Returns those results and the index where it stopped.
+    ///
+    /// The messages are read and the results built with the GIL; the claims are decoded,
+    /// decided, recorded in the history and their values' heads written without it, so that
+    /// the producer's worker can write the last batch meanwhile (docs/decisions/0005).
     #[pyo3(signature = (records, start=0, end=None))]
     fn process<'py>(
         &mut self,
@@ -176,28 +136,51 @@ impl StreamDecider {
         start: usize,
         end: Option<usize>,
     ) -> PyResult<(Bound<'py, PyList>, usize)> {
-        let results = PyList::empty(py);
         let end = end.map_or(records.len(), |end| end.min(records.len()));
-        let mut index = start;
-        while index < end {
+        // Each message's value and coordinates, up to the first value not read where it lies.
+        let mut held = Vec::with_capacity(end.saturating_sub(start));
+        for index in start..end {
             let msg = records.get_item(index)?;
-            let started = Instant::now();
             let value = msg.call_method0(intern!(py, "value"))?;
-            let body = value
-                .cast::<PyBytes>()
-                .ok()
-                .and_then(|v| self.body(v.as_bytes()));
-            let claim = body.and_then(avro::read_claim);
-            match (body, claim) {
-                (Some(body), Some(claim)) if self.fits(&claim) => {
-                    results.append(self.decide(py, &msg, &claim, body)?)?;
-                    self.tally.observe(started.elapsed().as_secs_f64());
-                }
-                _ => break,
+            let readable = value.cast::<PyBytes>().ok();
+            if readable.is_none_or(|v| self.body(v.as_bytes()).is_none()) {
+                break;
             }
-            index += 1;
+            let topic = msg.call_method0(intern!(py, "topic"))?;
+            held.push((value, topic, coordinates(py, &msg)?));
         }
-        Ok((results, index))
+        let mut inputs = Vec::with_capacity(held.len());
+        for (value, topic, (partition, offset)) in &held {
+            let value = value.cast::<PyBytes>()?.as_bytes();
+            inputs.push(Input {
+                body: self.body(value).unwrap_or_default(),
+                topic: topic_name(topic)?,
+                partition: *partition,
+                offset: *offset,
+            });
+        }
+
+        // The history stays borrowed while detached: a thread touching it meanwhile gets
+        // PyO3's borrow error, not a race (only the loop's thread uses it).
+        let rules = self.rules();
+        let mut history = self.history.as_ref().map(|h| h.bind(py).borrow_mut());
+        let (made, shadowed) = {
+            let mut deciding = self.deciding(&rules, history.as_deref_mut());
+            py.detach(|| deciding.run(&inputs))?
+        };
+        drop(history);
+
+        let results = PyList::empty(py);
+        for (made, input) in made.iter().zip(&inputs) {
+            results.append(self.output(py, made, input)?)?;
+        }
+        if let Some(shadow) = self.shadow.as_mut() {
+            for (index, value) in shadowed {
+                let msg = records.get_item(start + index)?.unbind();
+                shadow.keep(ShadowRecord { msg, value });
+            }
+        }
+        Ok((results, start + made.len()))
     }
 
     /// The decision of a record Python decoded and re-encoded in our schema (`body`).
@@ -207,10 +190,33 @@ impl StreamDecider {
         msg: &Bound<'py, PyAny>,
         body: &[u8],
     ) -> PyResult<Bound<'py, PyAny>> {
-        let started = Instant::now();
-        let decided = self.decide(py, msg, &claim_of(body)?, body)?;
-        self.tally.observe(started.elapsed().as_secs_f64());
-        Ok(decided)
+        let claim = claim_of(body)?;
+        let topic = msg.call_method0(intern!(py, "topic"))?;
+        let (partition, offset) = coordinates(py, msg)?;
+        let input = Input {
+            body,
+            topic: topic_name(&topic)?,
+            partition,
+            offset,
+        };
+        let rules = self.rules();
+        let mut history = self.history.as_ref().map(|h| h.bind(py).borrow_mut());
+        let (made, shadowed) = {
+            let mut deciding = self.deciding(&rules, history.as_deref_mut());
+            deciding.heads.clear();
+            let started = Instant::now();
+            let made = deciding.decide(0, &input, &claim)?;
+            deciding.tally.observe(started.elapsed().as_secs_f64());
+            (made, deciding.shadowed)
+        };
+        drop(history);
+        if let Some(shadow) = self.shadow.as_mut() {
+            for (_, value) in shadowed {
+                let msg = msg.clone().unbind();
+                shadow.keep(ShadowRecord { msg, value });
+            }
+        }
+        self.output(py, &made, &input)
     }
 
     /// See `Tally.take`; with a shadow rule set, also `"shadow"`: see `Shadow.take`.
@@ -251,87 +257,70 @@ impl StreamDecider {
         (head[0] == 0 && self.our_schema_ids.contains(&schema_id)).then_some(body)
     }
 
-    /// The structural limits the decoder applies (else it dead-letters the record).
-    fn fits(&self, claim: &Claim) -> bool {
-        !claim.lines.is_empty() && claim.lines.len() <= self.max_lines
+    /// The live and the shadow rule sets, shared: the versions in `Made` outlive the borrow of
+    /// the decider, and the shadow is changed while its rule sets are used.
+    fn rules(&self) -> Rules {
+        (
+            Arc::clone(&self.rules),
+            self.shadow.as_ref().map(Shadow::rules),
+        )
     }
 
-    fn decide<'py>(
+    /// The parts deciding changes, borrowed apart from the Python objects.
+    fn deciding<'s, 'r>(
+        &'s mut self,
+        rules: &'r Rules,
+        history: Option<&'s mut History>,
+    ) -> Deciding<'s, 'r> {
+        Deciding {
+            rules: &rules.0,
+            shadow_rules: rules.1.as_deref(),
+            validator_version: &self.validator_version,
+            max_lines: self.max_lines,
+            prefixes: [&self.targets[0].prefix, &self.targets[1].prefix],
+            tally: &mut self.tally,
+            history,
+            shadow: self.shadow.as_mut(),
+            heads: &mut self.heads,
+            shadowed: Vec::new(),
+        }
+    }
+
+    /// A record's result for Python: False for a re-sent event, else `(topic, value,
+    /// headers)`, the value its head (in `self.heads`) and the claim's own body.
+    fn output<'py>(
         &mut self,
         py: Python<'py>,
-        msg: &Bound<'py, PyAny>,
-        claim: &Claim,
-        body: &[u8],
+        made: &Made,
+        input: &Input,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let partition: i32 = (msg.call_method0(intern!(py, "partition"))?)
-            .extract::<Option<i32>>()?
-            .unwrap_or(0);
-        // The shadow's rule sets are shared, not borrowed from `self`, which is changed below.
-        let shadow_rules = self.shadow.as_ref().map(Shadow::rules);
-        let rules = &self.rules;
-        let both = |past: Option<&MemberHistory>| {
-            let mut lines = Lines::default();
-            let live = rules.decide_with(claim, past, &mut lines, true);
-            let candidate =
-                (shadow_rules.as_ref()).map(|s| shadow::decide(s, claim, past, &live, &mut lines));
-            (live, candidate)
-        };
-        let decided = match &self.history {
-            Some(history) => {
-                let mut history = history.bind(py).borrow_mut();
-                decide_recorded(Some(history.store(partition)?), claim, both)
-            }
-            None => Some(both(None)),
-        };
-        let Some((outcome, candidate)) = decided else {
-            self.tally.resent += 1;
+        let Made::Decided {
+            pended,
+            head,
+            version,
+        } = made
+        else {
             return Ok(PyBool::new(py, false).to_owned().into_any());
         };
-
-        let topic_obj = msg.call_method0(intern!(py, "topic"))?;
-        let topic_name = topic_obj.cast::<PyString>().ok();
-        let topic = topic_name.as_ref().map_or(Ok(""), |name| name.to_str())?;
-        let offset: i64 = (msg.call_method0(intern!(py, "offset"))?)
-            .extract::<Option<i64>>()?
-            .unwrap_or(0);
-
-        if let (Some(shadow), Some(candidate)) = (self.shadow.as_mut(), candidate.as_ref()) {
-            let source = Source {
-                topic,
-                partition,
-                offset,
-            };
-            shadow.observe(msg, claim, &source, &outcome, candidate);
-        }
-        let target = &self.targets[usize::from(outcome.pended)];
-        let source = Source {
-            topic,
-            partition,
-            offset,
-        };
-        let version = &self.validator_version;
-        // The value is prefix + head + the claim's body, written straight into the bytes
-        // object: a Vec of it copied into one was an allocation and a copy of the whole value
-        // per record (~2 KB at 50 lines).
-        let head = &mut self.head;
-        head.clear();
-        head.extend_from_slice(&target.prefix);
-        write_avro_head(head, claim, &outcome, now_millis(), version, &source);
-        let value = bytes_of(py, &[head, body])?;
-
+        let target = &self.targets[usize::from(*pended)];
+        // Written straight into the bytes object: a Vec of it copied into one was an
+        // allocation and a copy of the whole value per record (~2 KB at 50 lines).
+        let value = bytes_of(py, &[&self.heads[head.clone()], input.body])?;
+        let mut offset = itoa::Buffer::new();
+        let offset = offset.format(input.offset).as_bytes();
         let headers = PyList::new(
             py,
             [
                 target.header.clone_ref(py),
-                self.headers.version(py, outcome.rule_set_version)?,
-                self.headers.topic(py, topic)?,
-                self.headers.partition(py, partition)?,
+                self.headers.version(py, version)?,
+                self.headers.topic(py, input.topic)?,
+                self.headers.partition(py, input.partition)?,
                 // The only header made per record: its name interned, its value fresh.
                 PyTuple::new(
                     py,
                     [
                         intern!(py, "source.offset").clone().into_any(),
-                        PyBytes::new(py, itoa::Buffer::new().format(offset).as_bytes()).into_any(),
+                        PyBytes::new(py, offset).into_any(),
                     ],
                 )?
                 .into_any()
@@ -346,38 +335,6 @@ impl StreamDecider {
                 headers.into_any(),
             ],
         )?;
-        self.tally.count(claim, &outcome);
         Ok(result.into_any())
-    }
-}
-
-impl HeaderCache {
-    fn version(&mut self, py: Python<'_>, version: &str) -> PyResult<Py<PyAny>> {
-        if let Some(h) = self.versions.get(version) {
-            return Ok(h.clone_ref(py));
-        }
-        let h = header(py, "rule_set_version", version.as_bytes())?;
-        self.versions.insert(version.to_owned(), h.clone_ref(py));
-        Ok(h)
-    }
-
-    fn topic(&mut self, py: Python<'_>, topic: &str) -> PyResult<Py<PyAny>> {
-        if let Some((name, h)) = &self.topic {
-            if name == topic {
-                return Ok(h.clone_ref(py));
-            }
-        }
-        let h = header(py, "source.topic", topic.as_bytes())?;
-        self.topic = Some((topic.to_owned(), h.clone_ref(py)));
-        Ok(h)
-    }
-
-    fn partition(&mut self, py: Python<'_>, partition: i32) -> PyResult<Py<PyAny>> {
-        if let Some(h) = self.partitions.get(&partition) {
-            return Ok(h.clone_ref(py));
-        }
-        let h = header(py, "source.partition", partition.to_string().as_bytes())?;
-        self.partitions.insert(partition, h.clone_ref(py));
-        Ok(h)
     }
 }
