@@ -40,6 +40,15 @@ class StuckCall(Exception):  # noqa: N818 (an outcome, not a bug)
         self.what = what
 
 
+class ProduceFailed(Exception):  # noqa: N818
+    """Producing a batch's records failed on the worker, before its commit was asked for: the
+    transaction is certainly not committed."""
+
+    def __init__(self, cause: Exception) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
 class CommitFailed(Exception):  # noqa: N818
     """`send_offsets_to_transaction` + `commit_transaction` failed. `abortable`: the transaction
     was certainly not committed and may be aborted; otherwise its outcome is unknown until a new
@@ -67,7 +76,8 @@ class Job:
 class BoundedProducer:
     """A `confluent_kafka.Producer` plus the worker thread its blocking calls run on.
 
-    `produce`, `poll` and `len()` stay on the caller's thread (they never block)."""
+    `produce`, `poll` and `len()` never block: called on the caller's thread, or on the worker
+    as a transaction's writes (`start_commit`)."""
 
     stuck: ClassVar[int] = 0  # process-wide count of abandoned producers still in a call
     _lock: ClassVar[threading.Lock] = threading.Lock()
@@ -124,13 +134,24 @@ class BoundedProducer:
             timeout + GRACE_SECONDS,
         )
 
-    def start_commit(self, offsets: list[TopicPartition], group: Any, timeout: float) -> Job:
-        """Add the consumer offsets to the transaction and commit it, within `timeout` (plus
-        the grace) in all, on the worker: the caller may decide the next batch meanwhile, but
-        produces nothing until `finish_commit` returned."""
+    def start_commit(
+        self,
+        writes: Callable[[], None],
+        offsets: list[TopicPartition],
+        group: Any,
+        timeout: float,
+    ) -> Job:
+        """Produce the transaction's records (`writes`), add the consumer offsets to it and
+        commit it, within `timeout` (plus the grace) in all, on the worker: the caller may
+        decide the next batch meanwhile (its own decisions' work does not hold the GIL), but
+        uses this producer for nothing until `finish_commit` returned."""
         deadline = time.monotonic() + timeout
 
         def send_and_commit() -> tuple[float, float]:
+            try:
+                writes()
+            except (KafkaException, BufferError) as exc:
+                raise ProduceFailed(exc) from exc
             started = time.monotonic()
             self.producer.send_offsets_to_transaction(offsets, group, timeout)
             sent = time.monotonic()
@@ -153,8 +174,9 @@ class BoundedProducer:
             raise CommitFailed(exc, abortable=False) from exc
 
     def finish_commit(self, job: Job) -> tuple[float, float]:
-        """Wait for a started commit (`start_commit`); CommitFailed when it failed. The
-        seconds spent in `send_offsets_to_transaction` and in `commit_transaction`."""
+        """Wait for a started commit (`start_commit`); ProduceFailed when its records could
+        not be produced, CommitFailed when the commit failed. The seconds spent in
+        `send_offsets_to_transaction` and in `commit_transaction`."""
         try:
             steps: tuple[float, float] = self.wait(job)
             return steps

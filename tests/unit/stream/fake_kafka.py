@@ -148,10 +148,11 @@ class FakeConsumer:
 @dataclass
 class FakeProducer:
     """One producer instance; `commit_failures` are raised by the next commits, in order
-    (None: that commit goes through).
+    (None: that commit goes through), and `produce_failures` by the next produce() calls.
     `block` makes send_offsets_to_transaction hang until it is set (a stuck librdkafka call)."""
 
     commit_failures: list[Exception | None] = field(default_factory=list)
+    produce_failures: list[Exception] = field(default_factory=list)
     produced: list[str] = field(default_factory=list)
     calls: list[str] = field(default_factory=list)
     offsets: list[list[tuple[str, int, int]]] = field(default_factory=list)  # per transaction
@@ -167,6 +168,8 @@ class FakeProducer:
     def produce(
         self, topic: str, value: bytes, key: bytes | None, headers: Any = None, partition: int = -1
     ) -> None:
+        if self.produce_failures:
+            raise self.produce_failures.pop(0)
         self.produced.append(topic)
 
     def poll(self, timeout: float = 0) -> int:

@@ -13,7 +13,7 @@ import threading
 import time
 
 import pytest
-from confluent_kafka import OFFSET_STORED
+from confluent_kafka import OFFSET_STORED, KafkaError, KafkaException
 from prometheus_client import CollectorRegistry
 
 import consumer.stream.pipeline
@@ -80,6 +80,37 @@ def test_without_deciding_ahead_a_batch_is_committed_before_the_next_consume(
     # The failed batch was aborted before the second consume(), which is its re-read.
     assert events.index("abort") < events.index("consume", events.index("commit"))
     assert fake_consumer.seeks == [(TOPIC, 0, 100)]
+    assert pipeline.processed == len(records)
+
+
+@pytest.mark.parametrize(
+    ("error", "producers"),
+    [
+        (KafkaException(KafkaError(KafkaError.MSG_SIZE_TOO_LARGE, "too large")), 1),
+        (UNKNOWN, 2),  # fatal: the producer is replaced
+    ],
+    ids=["abortable", "fatal"],
+)
+def test_a_batch_whose_records_could_not_be_produced_is_not_committed_and_read_again(
+    monkeypatch: pytest.MonkeyPatch, error: KafkaException, producers: int
+) -> None:
+    # The batch's records are produced on the producer's worker, with its commit: a failure
+    # there is known to come before the commit was asked for.
+    registry = CollectorRegistry()
+    records = batch()
+    fake_consumer = FakeConsumer([records, records, records])
+    failing = FakeProducer(produce_failures=[error])
+    fresh = FakeProducer()
+    pipeline = run_pipeline(monkeypatch, registry, fake_consumer, [failing, fresh])
+    assert fake_consumer.seeks == [(TOPIC, 0, 100)]
+    assert failing.offsets == ([] if producers == 2 else [[(TOPIC, 0, 104)]])
+    if producers == 1:  # aborted, then the re-read committed by the same producer
+        assert failing.calls.count("abort") == 1
+        assert not fresh.calls
+    else:
+        assert "abort" not in failing.calls
+        assert fresh.offsets == [[(TOPIC, 0, 104)]]
+    assert _transactions(registry, "committed") == 1
     assert pipeline.processed == len(records)
 
 
