@@ -82,6 +82,7 @@ pub struct Deciding<'s, 'r> {
 /// The live and the shadow rule sets.
 pub type Rules = (Arc<RuleSets>, Option<Arc<RuleSets>>);
 
+/// What `run` made of each input, and the shadow records: (the input's index, value).
 pub type Decided<'r> = (Vec<Made<'r>>, Vec<(usize, Vec<u8>)>);
 
 impl<'r> Deciding<'_, 'r> {
