@@ -151,9 +151,10 @@ impl StreamDecider {
         }
         let mut inputs = Vec::with_capacity(held.len());
         for (value, topic, (partition, offset)) in &held {
+            // Checked above: the body is what follows the wire-format header.
             let value = value.cast::<PyBytes>()?.as_bytes();
             inputs.push(Input {
-                body: self.body(value).unwrap_or_default(),
+                body: &value[self.header_len..],
                 topic: topic_name(topic)?,
                 partition: *partition,
                 offset: *offset,
