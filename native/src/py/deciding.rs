@@ -82,13 +82,11 @@ pub struct Deciding<'s, 'r> {
 /// The live and the shadow rule sets.
 pub type Rules = (Arc<RuleSets>, Option<Arc<RuleSets>>);
 
-/// What `run` made of each input, and the shadow records: (the input's index, value).
-pub type Decided<'r> = (Vec<Made<'r>>, Vec<(usize, Vec<u8>)>);
-
 impl<'r> Deciding<'_, 'r> {
     /// Decide `inputs` in order, up to the first one that is not a claim this path decides
-    /// (Python's decoder takes it). What each was made into, and the shadow records.
-    pub fn run(&mut self, inputs: &[Input]) -> PyResult<Decided<'r>> {
+    /// (Python's decoder takes it): what each was made into. The shadow records are left in
+    /// `shadowed`.
+    pub fn run(&mut self, inputs: &[Input]) -> PyResult<Vec<Made<'r>>> {
         self.heads.clear();
         let mut made = Vec::with_capacity(inputs.len());
         for (index, input) in inputs.iter().enumerate() {
@@ -103,7 +101,7 @@ impl<'r> Deciding<'_, 'r> {
             made.push(self.decide(index, input, &claim)?);
             self.tally.observe(started.elapsed().as_secs_f64());
         }
-        Ok((made, std::mem::take(&mut self.shadowed)))
+        Ok(made)
     }
 
     pub fn decide(&mut self, index: usize, input: &Input, claim: &Claim) -> PyResult<Made<'r>> {

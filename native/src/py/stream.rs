@@ -161,25 +161,17 @@ impl StreamDecider {
             });
         }
 
-        // The history stays borrowed while detached: a thread touching it meanwhile gets
-        // PyO3's borrow error, not a race (only the loop's thread uses it).
         let rules = self.rules();
-        let mut history = self.history.as_ref().map(|h| h.bind(py).borrow_mut());
-        let (made, shadowed) = {
-            let mut deciding = self.deciding(&rules, history.as_deref_mut());
-            py.detach(|| deciding.run(&inputs))?
-        };
-        drop(history);
+        let made = self.decide_keeping_shadow(
+            py,
+            &rules,
+            |deciding| py.detach(|| deciding.run(&inputs)),
+            |index| Ok(records.get_item(start + index)?.unbind()),
+        )?;
 
         let results = PyList::empty(py);
         for (made, input) in made.iter().zip(&inputs) {
             results.append(self.output(py, made, input)?)?;
-        }
-        if let Some(shadow) = self.shadow.as_mut() {
-            for (index, value) in shadowed {
-                let msg = records.get_item(start + index)?.unbind();
-                shadow.keep(ShadowRecord { msg, value });
-            }
         }
         Ok((results, start + made.len()))
     }
@@ -201,22 +193,18 @@ impl StreamDecider {
             offset,
         };
         let rules = self.rules();
-        let mut history = self.history.as_ref().map(|h| h.bind(py).borrow_mut());
-        let (made, shadowed) = {
-            let mut deciding = self.deciding(&rules, history.as_deref_mut());
-            deciding.heads.clear();
-            let started = Instant::now();
-            let made = deciding.decide(0, &input, &claim)?;
-            deciding.tally.observe(started.elapsed().as_secs_f64());
-            (made, deciding.shadowed)
-        };
-        drop(history);
-        if let Some(shadow) = self.shadow.as_mut() {
-            for (_, value) in shadowed {
-                let msg = msg.clone().unbind();
-                shadow.keep(ShadowRecord { msg, value });
-            }
-        }
+        let made = self.decide_keeping_shadow(
+            py,
+            &rules,
+            |deciding| {
+                deciding.heads.clear();
+                let started = Instant::now();
+                let made = deciding.decide(0, &input, &claim)?;
+                deciding.tally.observe(started.elapsed().as_secs_f64());
+                Ok(made)
+            },
+            |_| Ok(msg.clone().unbind()),
+        )?;
         self.output(py, &made, &input)
     }
 
@@ -265,6 +253,33 @@ impl StreamDecider {
             Arc::clone(&self.rules),
             self.shadow.as_ref().map(Shadow::rules),
         )
+    }
+
+    /// Runs `decide` on the parts deciding changes, the member history borrowed, then keeps
+    /// the shadow records it made; `msg_of` gives the message of an input's index.
+    fn decide_keeping_shadow<'r, T>(
+        &mut self,
+        py: Python<'_>,
+        rules: &'r Rules,
+        decide: impl FnOnce(&mut Deciding<'_, 'r>) -> PyResult<T>,
+        msg_of: impl Fn(usize) -> PyResult<Py<PyAny>>,
+    ) -> PyResult<T> {
+        // The history stays borrowed while `decide` runs, detached or not: a thread touching
+        // it meanwhile gets PyO3's borrow error, not a race (only the loop's thread uses it).
+        let mut history = self.history.as_ref().map(|h| h.bind(py).borrow_mut());
+        let (made, shadowed) = {
+            let mut deciding = self.deciding(rules, history.as_deref_mut());
+            let made = decide(&mut deciding)?;
+            (made, deciding.shadowed)
+        };
+        drop(history);
+        if let Some(shadow) = self.shadow.as_mut() {
+            for (index, value) in shadowed {
+                let msg = msg_of(index)?;
+                shadow.keep(ShadowRecord { msg, value });
+            }
+        }
+        Ok(made)
     }
 
     /// The parts deciding changes, borrowed apart from the Python objects.
