@@ -31,7 +31,7 @@ import confluent_kafka
 from bench import once, plot, report
 from bench.apps import REPO, Workload, env_overrides, kafka_properties, variants
 from bench.cluster import Cluster, read_values
-from bench.inputs import produce_input
+from bench.inputs import history_retention_days, produce_input
 from bench.offline import diff_rule_set, write_claims
 from bench.peer_env import peer_python, peer_versions
 from bench.profiling import Profiler
@@ -228,7 +228,8 @@ def _prepare(
         topic = f"bench.input-l{lines}-{uuid.uuid4().hex[:6]}"
         _say(f"producing {claims:,} claims ({lines} lines) to {topic} ...")
         t0 = time.monotonic()
-        made = produce_input(cluster, topic, claims, args.seed, lines, args.partitions)
+        retention = history_retention_days(env_overrides(args.env))
+        made = produce_input(cluster, topic, claims, args.seed, lines, args.partitions, retention)
         workloads[lines] = Workload(
             bootstrap, cluster, topic, claims, args.partitions, out,
             validator_env=dict(env_overrides(args.env)),

@@ -14,7 +14,7 @@ so neither the history nor a cache keyed by content sees a repeat.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -34,19 +34,32 @@ class Input:
 
 
 def produce_input(
-    cluster: Cluster, topic: str, claims: int, seed: int, lines: int, partitions: int
+    cluster: Cluster,
+    topic: str,
+    claims: int,
+    seed: int,
+    lines: int,
+    partitions: int,
+    retention_days: int,
 ) -> Input:
-    """Create `topic` and fill it with `claims` sample claims of `lines` lines."""
+    """Create `topic` and fill it with `claims` sample claims of `lines` lines; the validators
+    keep `retention_days` of history (`Input.resent` depends on it)."""
     cluster.create({topic: partitions})
-    resends = Resends(partitions, Settings().history.retention_days)
+    resends = Resends(partitions, retention_days)
     produce_sample(cluster.bootstrap, topic, claims, seed, lines, wrap=resends.note)
     return Input(topic, claims, lines, resends.count)
 
 
+def history_retention_days(validator_env: Mapping[str, str]) -> int:
+    """The history retention the validators run with: the default, or the `--env` setting it."""
+    value = validator_env.get("INFUSION_VALIDATOR_HISTORY__RETENTION_DAYS")
+    return int(value) if value else Settings().history.retention_days
+
+
 @dataclass
 class Resends:
-    """Counts the re-sent events that a validator keeping history, with its default retention,
-    writes no decision for: an event id already decided on its partition, whose claim has not
+    """Counts the re-sent events that a validator keeping `retention_days` of history writes no
+    decision for: an event id already decided on its partition, whose claim has not
     left the partition's history. A claim leaves once its last date of service is more than
     `retention_days` before the newest one seen on the partition (SPEC §3.1). Short inputs
     never get there; in the 2M-claim input of seed 2026 each member's claims span more than a

@@ -6,7 +6,8 @@ import zlib
 from datetime import date, timedelta
 from typing import Any
 
-from bench.inputs import Resends
+from bench.inputs import Resends, history_retention_days
+from consumer.settings import Settings
 
 START = date(2026, 7, 1)
 
@@ -61,3 +62,8 @@ def test_retention_follows_the_newest_day_of_the_event_s_own_partition() -> None
     resends.note(claim("e2", other, 900))  # another partition's history moves on, not e1's
     resends.note(claim("e1", a, 0))
     assert resends.count == 1
+
+
+def test_the_retention_is_the_validators_own() -> None:
+    assert history_retention_days({}) == Settings().history.retention_days
+    assert history_retention_days({"INFUSION_VALIDATOR_HISTORY__RETENTION_DAYS": "30"}) == 30
