@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from confluent_kafka import Message
 
+from consumer._native import batch_offsets
 from consumer.stream.tally import Tally
 from consumer.stream.txn import BoundedProducer, Job
 
@@ -27,12 +28,7 @@ class Batch:
     @classmethod
     def of(cls, records: list[Message]) -> Batch:
         """The batch of `records` (consumed just now)."""
-        first: dict[Key, int] = {}
-        nxt: dict[Key, int] = {}
-        for m in records:
-            tp, offset = (m.topic() or "", m.partition() or 0), m.offset() or 0
-            first.setdefault(tp, offset)
-            nxt[tp] = offset + 1
+        first, nxt = batch_offsets(records)
         return cls(records, first, nxt, time.perf_counter(), time.monotonic())
 
 

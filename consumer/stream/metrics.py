@@ -185,8 +185,9 @@ class BulkHistogram(Collector):
     """An unlabelled histogram that also takes a batch's bucket counts at once.
 
     prometheus_client's `Histogram` takes one observation at a time and has no public way to
-    add counts in bulk, which is how the claim durations arrive: a committed batch's worth
-    (consumer.stream.tally), later straight from a native decoder. Exports the same `_bucket`,
+    add counts in bulk, which is how the claim durations and the records' end-to-end latencies
+    arrive: a committed batch's worth, counted by the compiled engine (consumer.stream.tally,
+    `age_buckets`). Exports the same `_bucket`,
     `_count` and `_sum` series as a `Histogram` with the same name and buckets (no `_created`).
     """
 
@@ -213,14 +214,6 @@ class BulkHistogram(Collector):
             for i, n in enumerate(bucket_counts):
                 self._counts[i] += n
             self._sum += total
-
-    def observe_many(self, values: Iterable[float]) -> None:
-        """Many observations under one lock (a committed batch's latencies)."""
-        buckets, counts, total = self.buckets, [0] * len(self._counts), 0.0
-        for value in values:
-            counts[bisect_left(buckets, value)] += 1
-            total += value
-        self.add(counts, total)
 
     def observe(self, seconds: float) -> None:
         i = bisect_left(self.buckets, seconds)  # Prometheus buckets are `le`

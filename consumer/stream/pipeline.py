@@ -35,6 +35,7 @@ from typing import Protocol
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
+from consumer._native import age_buckets
 from consumer.codec.registry import SchemaRegistryUnavailableError
 from consumer.settings import Settings
 from consumer.stream.batch import Batch, InFlight
@@ -292,9 +293,5 @@ class Pipeline(Recovery, Callbacks, Committing):
         self.metrics.batch_duration.observe(time.perf_counter() - batch.started)
         if self.on_batch:
             self.on_batch(self.processed)
-        now_ms = now * 1000
-        self.metrics.end_to_end_latency.observe_many(
-            max(0.0, now_ms - millis) / 1000
-            for kind, millis in (msg.timestamp() for msg in records)
-            if kind and millis > 0
-        )
+        latency = self.metrics.end_to_end_latency
+        latency.add(*age_buckets(records, now * 1000, latency.buckets))

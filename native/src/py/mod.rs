@@ -1,6 +1,7 @@
 //! The Python bindings (`consumer._native`): thin classes over the engine. Python code uses
 //! them through `consumer.engine`; `consumer/_native.pyi` is their typed surface.
 
+mod batch;
 mod deciding;
 mod engine;
 mod history;
@@ -49,6 +50,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<outcome::Difference>()?;
     m.add_class::<stream::StreamDecider>()?;
     m.add_class::<offline::OfflineDecider>()?;
+    m.add_function(wrap_pyfunction!(batch::age_buckets, m)?)?;
+    m.add_function(wrap_pyfunction!(batch::batch_offsets, m)?)?;
     m.add_function(wrap_pyfunction!(encode_claim, m)?)?;
     m.add_function(wrap_pyfunction!(expand_codes, m)?)?;
     m.add_function(wrap_pyfunction!(valid_npi, m)?)?;

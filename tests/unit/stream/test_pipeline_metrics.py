@@ -59,6 +59,10 @@ def test_a_batch_whose_commit_failed_is_counted_once_after_it_is_read_again(
     assert value("infusion_validator_rule_failures_total", {"rule_id": "pos.not-home"}) == 5
     assert value("infusion_validator_dlq_records_total", {"error_class": "not_avro"}) == 1
     assert value("infusion_validator_claim_duration_seconds_count") == 3
+    # Every record of the committed batch, the dead letter too; its timestamp is months old.
+    assert value("infusion_validator_end_to_end_latency_seconds_count") == len(records)
+    assert value("infusion_validator_end_to_end_latency_seconds_bucket", {"le": "+Inf"}) == 4
+    assert value("infusion_validator_end_to_end_latency_seconds_bucket", {"le": "60.0"}) == 0
     assert value("infusion_validator_transactions_total", {"result": "aborted"}) == 1
 
 
