@@ -222,17 +222,18 @@ def _prepare(
     cluster = Cluster(bootstrap)
     sizes = sorted({HEADLINE_LINES, *(args.lines if "lines" in selected else [])})
     workloads = {}
+    validator_env = dict(env_overrides(args.env))
+    retention = history_retention_days(validator_env)
     for lines in sizes:
         # Bigger claims, fewer of them: the topic's bytes stay within a few times the headline's.
         claims = args.claims if lines <= HEADLINE_LINES else max(args.claims // 2, 1000)
         topic = f"bench.input-l{lines}-{uuid.uuid4().hex[:6]}"
         _say(f"producing {claims:,} claims ({lines} lines) to {topic} ...")
         t0 = time.monotonic()
-        retention = history_retention_days(env_overrides(args.env))
         made = produce_input(cluster, topic, claims, args.seed, lines, args.partitions, retention)
         workloads[lines] = Workload(
             bootstrap, cluster, topic, claims, args.partitions, out,
-            validator_env=dict(env_overrides(args.env)),
+            validator_env=dict(validator_env),
             kafka_properties=kafka_properties(args.kafka_property),
             baseline_repo=args.baseline_repo, resent=made.resent, broker_pid=broker.pid,
             broker_stops=broker.stops,

@@ -187,8 +187,8 @@ class BulkHistogram(Collector):
     prometheus_client's `Histogram` takes one observation at a time and has no public way to
     add counts in bulk, which is how the claim durations and the records' end-to-end latencies
     arrive: a committed batch's worth, counted by the compiled engine (consumer.stream.tally,
-    `age_buckets`). Exports the same `_bucket`,
-    `_count` and `_sum` series as a `Histogram` with the same name and buckets (no `_created`).
+    `age_buckets`). Exports the same `_bucket`, `_count` and `_sum` series as a `Histogram`
+    with the same name and buckets (no `_created`).
     """
 
     def __init__(
