@@ -181,9 +181,10 @@ class Committing:
         if in_flight is None:
             return
         batch = in_flight.batch
+        waited = time.perf_counter()
         try:
             with self.watchdog.guard("a batch's commit", self._step_limit):
-                send_offsets, commit = in_flight.producer.finish_commit(in_flight.job)
+                steps = in_flight.producer.finish_commit(in_flight.job)
         except ProduceFailed as failure:  # before the commit was asked for: not committed
             self._recover(failure.cause, batch.first)
             self._failed = batch.first
@@ -192,9 +193,11 @@ class Committing:
             if not self._recover_commit(failure, batch):
                 self._failed = batch.first
             return
+        finally:
+            self.metrics.loop_steps.labels("commit_wait").observe(time.perf_counter() - waited)
         self.metrics.transactions.labels("committed").inc()
-        self.metrics.transaction_steps.labels("send_offsets").observe(send_offsets)
-        self.metrics.transaction_steps.labels("commit").observe(commit)
+        for step, seconds in zip(steps._fields, steps, strict=True):
+            self.metrics.transaction_steps.labels(step).observe(seconds)
         self._finish(batch)
 
     def _deliver_then_commit(self, batch: Batch, outputs: list[Produced]) -> None:

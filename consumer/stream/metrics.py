@@ -23,7 +23,8 @@ from consumer.engine.files import LINES_OF_BUSINESS
 PREFIX = "infusion_validator"
 DECISIONS = ("ACCEPTED", "PENDED")
 TRANSACTION_RESULTS = ("committed", "aborted", "fenced")
-TRANSACTION_STEPS = ("send_offsets", "commit")
+TRANSACTION_STEPS = ("produce", "send_offsets", "commit")  # `CommitSteps`' fields, in order
+LOOP_STEPS = ("consume", "decide", "commit_wait")
 REBALANCE_KINDS = ("assign", "revoke", "lost")
 SHADOW_KINDS = ("ACCEPTED->PENDED", "PENDED->ACCEPTED", "reasons changed")
 # How a rule's reasons differ under the shadow rule set (`Difference.rules` signs).
@@ -126,10 +127,21 @@ class Metrics:
         )  # fmt: skip
         self.transaction_steps = Histogram(
             f"{PREFIX}_transaction_step_seconds",
-            "Time a committed batch's transaction spent in each step on the brokers: "
-            "send_offsets (its input offsets added) and commit. A transaction begun while the "
-            "broker still writes the last one's markers is answered CONCURRENT_TRANSACTIONS "
-            "and retried: that wait shows here, not in the claims' processing.",
+            "Time a committed batch's transaction spent in each step on the producer's "
+            "worker: produce (its records handed to the producer), send_offsets (its input "
+            "offsets added) and commit (its records acknowledged, then the commit). A "
+            "transaction begun while the broker still writes the last one's markers is "
+            "answered CONCURRENT_TRANSACTIONS and retried: that wait shows here, not in the "
+            "claims' processing.",
+            ("step",), buckets=BATCH_BUCKETS, registry=registry,
+        )  # fmt: skip
+        self.loop_steps = Histogram(
+            f"{PREFIX}_loop_step_seconds",
+            "Time the Kafka loop's thread spent on each batch, by step: consume (waiting for "
+            "records: up to processing.batch_timeout_ms below full load; rebalance callbacks "
+            "run inside it), decide, and commit_wait (waiting for a batch's transaction to "
+            "commit). Their sum per batch is the loop's cycle, which sets the decisions' "
+            "latency below full load.",
             ("step",), buckets=BATCH_BUCKETS, registry=registry,
         )  # fmt: skip
         self.claim_duration = BulkHistogram(
@@ -156,6 +168,8 @@ class Metrics:
             self.transactions.labels(result)
         for step in TRANSACTION_STEPS:
             self.transaction_steps.labels(step)
+        for step in LOOP_STEPS:
+            self.loop_steps.labels(step)
         for kind in REBALANCE_KINDS:
             self.rebalances.labels(kind)
 

@@ -167,7 +167,9 @@ class Pipeline(Recovery, Callbacks, Committing):
                 # A commit that fails from here on (in a revoke callback inside consume(), or
                 # while the batch is decided) fails under what this consume() returns.
                 self._failed = None
+                consumed = time.perf_counter()
                 messages = self.consumer.consume(batch_size, timeout)
+                self.metrics.loop_steps.labels("consume").observe(time.perf_counter() - consumed)
                 try:
                     batch = self._batch(messages) if messages else None
                 except ConsumerFailed as exc:
@@ -217,6 +219,7 @@ class Pipeline(Recovery, Callbacks, Committing):
         failure: Exception | None = None
         try:
             outputs = self.processor.process_batch(batch.records)
+            self.metrics.loop_steps.labels("decide").observe(time.perf_counter() - batch.started)
         except DeadLetterRatioError:
             self._settle()
             self.processor.abandoned()

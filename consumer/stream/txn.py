@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from confluent_kafka import KafkaError, KafkaException, Producer, TopicPartition
 
@@ -58,6 +58,14 @@ class CommitFailed(Exception):  # noqa: N818
         super().__init__(str(cause))
         self.cause = cause
         self.abortable = abortable
+
+
+class CommitSteps(NamedTuple):
+    """Seconds a committed transaction spent in each step on the producer's worker."""
+
+    produce: float  # its records handed to the producer (`writes`)
+    send_offsets: float  # its input offsets added (`send_offsets_to_transaction`)
+    commit: float  # `commit_transaction`: the records acknowledged, then the commit
 
 
 @dataclass(eq=False, slots=True)
@@ -147,19 +155,20 @@ class BoundedProducer:
         uses this producer for nothing until `finish_commit` returned."""
         deadline = time.monotonic() + timeout
 
-        def send_and_commit() -> tuple[float, float]:
+        def send_and_commit() -> CommitSteps:
+            started = time.monotonic()
             try:
                 writes()
             except (KafkaException, BufferError) as exc:
                 raise ProduceFailed(exc) from exc
-            started = time.monotonic()
+            produced = time.monotonic()
             self.producer.send_offsets_to_transaction(offsets, group, timeout)
             sent = time.monotonic()
             while True:
                 try:
                     # A timed-out commit may be called again: it resumes, never commits twice.
                     self.producer.commit_transaction(max(0.1, deadline - time.monotonic()))
-                    return sent - started, time.monotonic() - sent
+                    return CommitSteps(produced - started, sent - produced, time.monotonic() - sent)
                 except KafkaException as exc:
                     if not exc.args[0].retriable() or time.monotonic() >= deadline:
                         raise
@@ -173,12 +182,11 @@ class BoundedProducer:
         except StuckCall as exc:  # this producer was abandoned already
             raise CommitFailed(exc, abortable=False) from exc
 
-    def finish_commit(self, job: Job) -> tuple[float, float]:
+    def finish_commit(self, job: Job) -> CommitSteps:
         """Wait for a started commit (`start_commit`); ProduceFailed when its records could
-        not be produced, CommitFailed when the commit failed. The seconds spent in
-        `send_offsets_to_transaction` and in `commit_transaction`."""
+        not be produced, CommitFailed when the commit failed."""
         try:
-            steps: tuple[float, float] = self.wait(job)
+            steps: CommitSteps = self.wait(job)
             return steps
         except KafkaException as exc:
             error: KafkaError = exc.args[0]

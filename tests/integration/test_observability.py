@@ -138,9 +138,16 @@ def test_metrics_equal_the_true_numbers_and_lag_drains(running: dict[str, Any]) 
     assert metrics[("infusion_validator_end_to_end_latency_seconds_count", ())] == total
     assert metrics[("infusion_validator_batch_duration_seconds_count", ())] > 0
     committed = metrics[("infusion_validator_transactions_total", (("result", "committed"),))]
-    for step in ("send_offsets", "commit"):
+    for step in ("produce", "send_offsets", "commit"):
         steps = metrics[("infusion_validator_transaction_step_seconds_count", (("step", step),))]
         assert steps == committed, step
+    loop = {
+        step: metrics[("infusion_validator_loop_step_seconds_count", (("step", step),))]
+        for step in ("consume", "decide", "commit_wait")
+    }
+    # Every committed transaction was waited for, and its batch consumed and decided.
+    assert loop["consume"] >= loop["decide"] >= committed
+    assert loop["commit_wait"] >= committed
     assert metrics[("infusion_validator_transactions_total", (("result", "committed"),))] > 0
     assert metrics[("infusion_validator_assigned_partitions", ())] == 3
     assert metrics[("infusion_validator_rebalances_total", (("kind", "assign"),))] >= 1

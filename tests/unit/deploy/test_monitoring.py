@@ -430,6 +430,8 @@ def test_dashboard_other_sections() -> None:
         "sum by (result) (rate(infusion_validator_transactions_total",
         "infusion_validator_rebalances_total",
         "infusion_validator_batch_duration_seconds_bucket",
+        "sum by (step, le) (rate(infusion_validator_transaction_step_seconds_bucket",
+        "sum by (step) (rate(infusion_validator_loop_step_seconds_sum",
         "infusion_validator_claim_duration_seconds_bucket",
         "infusion_validator_producer_queue_messages",
         "process_resident_memory_bytes",

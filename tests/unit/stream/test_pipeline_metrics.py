@@ -80,9 +80,10 @@ def test_a_batch_stopped_by_the_dead_letter_guard_is_not_counted(
     assert dead == 0  # three were dead-lettered before the guard tripped, but none committed
 
 
-def test_each_committed_transaction_times_its_two_steps(monkeypatch: pytest.MonkeyPatch) -> None:
-    """send_offsets and commit are observed once per committed transaction, never for an
-    aborted one (its steps did not finish a commit)."""
+def test_each_committed_transaction_times_its_steps(monkeypatch: pytest.MonkeyPatch) -> None:
+    """produce, send_offsets and commit are observed once per committed transaction, never for
+    an aborted one (its steps did not finish a commit); the loop's own steps once per call:
+    every consume(), every batch decided, every wait for a commit, failed or not."""
     registry = CollectorRegistry()
     records = batch()
     fake_producer = FakeProducer(commit_failures=[ABORTABLE, None, None])
@@ -91,7 +92,15 @@ def test_each_committed_transaction_times_its_two_steps(monkeypatch: pytest.Monk
     value = registry.get_sample_value
     committed = value("infusion_validator_transactions_total", {"result": "committed"})
     assert committed == 2
-    for step in ("send_offsets", "commit"):
+    for step in ("produce", "send_offsets", "commit"):
         count = value("infusion_validator_transaction_step_seconds_count", {"step": step})
         assert count == committed, step
         assert value("infusion_validator_transaction_step_seconds_sum", {"step": step}) >= 0
+    loop = {
+        step: value("infusion_validator_loop_step_seconds_count", {"step": step})
+        for step in ("consume", "decide", "commit_wait")
+    }
+    # A consume() and a decide for each of the four batches; three commits waited for: the
+    # failed one's and the two re-reads' (the batch on top of the failure was dropped before
+    # its own began).
+    assert loop == {"consume": 4, "decide": 4, "commit_wait": 3}
