@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from bench import probe
 from bench.apps import REPO, Workload, _passthrough_cmd, _validator_cmd
 from bench.cluster import GroupProgress, produce_values, read_values
 from bench.inputs import Copies, Item
@@ -65,6 +66,13 @@ class LatencyResult:
     broker_stop_max_ms: float = math.nan
     broker_stopped_pct: float = math.nan
     claims_in_stop_pct: float = math.nan
+    # The validator's loop over the paced run, from its /metrics (`loop_cycle`); NaN for the
+    # passthrough, which exports none.
+    batches_per_s: float = math.nan
+    batch_claims: float = math.nan  # claims per batch, on average
+    consume_ms: float = math.nan  # mean per batch of each loop step
+    decide_ms: float = math.nan
+    commit_wait_ms: float = math.nan
 
     def as_dict(self) -> dict[str, Any]:
         return {k: round(v, 2) if isinstance(v, float) else v for k, v in self.__dict__.items()}
@@ -123,7 +131,8 @@ def measure_latency(
     w.cluster.create({t: (1 if n == "dlq" else w.partitions) for n, t in topics.items()})
     run_w = Workload(**{**w.__dict__, "input_topic": topics["input"]})
     command = _passthrough_cmd if app_name == "passthrough" else _validator_cmd
-    cmd, env = command(run_w, topics, group, "exactly_once", 0)
+    port = probe.free_port() if app_name == "validator" else 0
+    cmd, env = command(run_w, topics, group, "exactly_once", 0, port)
     if app_name == "passthrough":
         cmd = [*cmd, "--trace-source"]
     log_dir = w.out_dir / "logs"
@@ -148,6 +157,7 @@ def measure_latency(
         ], helper_log)  # fmt: skip
         helpers.append(pacer)
         assert pacer.stdin is not None
+        steps0 = probe.loop_steps(port) if port else {}
         started, cpu0, machine0 = time.time(), cpu_seconds(app.pid), machine_cpu_seconds()
         pacer.stdin.write(b"go\n")
         pacer.stdin.flush()
@@ -157,6 +167,7 @@ def measure_latency(
         _wait(progress, app, WARMUP_CLAIMS + len(sent), 120, "the paced input")
         elapsed, cpu = time.time() - started, cpu_seconds(app.pid) - cpu0
         machine = machine_cpu_seconds() - machine0
+        cycle = loop_cycle(steps0, probe.loop_steps(port), elapsed) if port else {}
         # From the last paced claim to the last commit: ~a batch cycle when the app kept up,
         # seconds when it fell behind (then its percentiles are queueing, not tail).
         behind = time.time() - max((t for _, _, t, _ in sent), default=0) / 1000
@@ -185,7 +196,9 @@ def measure_latency(
         claims = [(t, arrived[(p, o)]) for p, o, t, _ in counted if (p, o) in arrived]
         found = read_stops(w.broker_stops, cutoff, end)
         stops = summarise(found, end - cutoff, claims).as_fields()
-    return LatencyResult(**stops,
+    if cycle and cycle["batches_per_s"] > 0:
+        cycle["batch_claims"] = len(sent) / (cycle["batches_per_s"] * elapsed)
+    return LatencyResult(**stops, **cycle,
         app=app_name, rate=rate, achieved_rate=_achieved(sent), seconds=elapsed,
         sent=len(counted), count=len(latencies), p50_ms=percentile(latencies, 0.50),
         p90_ms=percentile(latencies, 0.90), p99_ms=percentile(latencies, 0.99),
@@ -194,6 +207,23 @@ def measure_latency(
         behind_s=behind,
         input_p50_ms=percentile(into_kafka, 0.5), input_p99_ms=percentile(into_kafka, 0.99),
     )  # fmt: skip
+
+
+def loop_cycle(
+    before: dict[str, tuple[float, float]], after: dict[str, tuple[float, float]], seconds: float
+) -> dict[str, float]:
+    """Batches a second, and the ms each loop step took per batch decided, between two
+    scrapes of `probe.loop_steps` ({} when the app exported none, e.g. an older build). Per
+    batch, not per call: a consume() that came back empty is part of the cycle too, so the
+    three add up to about the cycle, 1 / batches a second."""
+    if "decide" not in after:
+        return {}
+    spent = {step: total - before.get(step, (0.0, 0.0))[0] for step, (total, _) in after.items()}
+    batches = after["decide"][1] - before.get("decide", (0.0, 0.0))[1]
+    out = {"batches_per_s": batches / max(seconds, 1e-6)}
+    for step in ("consume", "decide", "commit_wait"):
+        out[f"{step}_ms"] = 1000 * spent.get(step, 0.0) / batches if batches else math.nan
+    return out
 
 
 def _achieved(sent: list[tuple[int, ...]]) -> float:
@@ -223,7 +253,8 @@ def latency_rates(others: list[float] | None, max_rate: float) -> tuple[list[flo
 PERCENTILES = (
     "p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms", "cpu_cores", "machine_cores", "behind_s",
     "input_p50_ms", "input_p99_ms", "broker_long_stops", "broker_stop_max_ms",
-    "broker_stopped_pct", "claims_in_stop_pct",
+    "broker_stopped_pct", "claims_in_stop_pct", "batches_per_s", "batch_claims", "consume_ms",
+    "decide_ms", "commit_wait_ms",
 )  # fmt: skip
 
 

@@ -31,24 +31,54 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def scrape(port: int, timeout: float = 5.0) -> dict[str, float]:
-    """The SERIES from the process's /metrics (summed over labels); {} when it does not
-    answer (e.g. an older build, or one that serves no metrics)."""
+def _metrics_text(port: int, timeout: float) -> str:
+    """The process's /metrics; "" when it does not answer (e.g. an older build, or one that
+    serves no metrics)."""
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=timeout) as r:
-            text = r.read().decode("utf-8", "replace")
+            return str(r.read().decode("utf-8", "replace"))
     except OSError:
-        return {}
-    wanted = {PREFIX + name: key for key, name in SERIES.items()}
-    found: dict[str, float] = defaultdict(float)
+        return ""
+
+
+def _samples(text: str) -> list[tuple[str, str, float]]:
+    """(name, labels as written between the braces, value) of each sample line."""
+    out = []
     for line in text.splitlines():
         if not line or line.startswith("#"):
             continue
-        name = line.split("{", 1)[0].split(" ", 1)[0]
+        series, _, value = line.rpartition(" ")
+        name, _, labels = series.partition("{")
+        with contextlib.suppress(ValueError):
+            out.append((name, labels.rstrip("}"), float(value)))
+    return out
+
+
+def scrape(port: int, timeout: float = 5.0) -> dict[str, float]:
+    """The SERIES from the process's /metrics (summed over labels); {} when it does not
+    answer."""
+    wanted = {PREFIX + name: key for key, name in SERIES.items()}
+    found: dict[str, float] = defaultdict(float)
+    for name, _, value in _samples(_metrics_text(port, timeout)):
         if name in wanted:
-            with contextlib.suppress(ValueError):
-                found[wanted[name]] += float(line.rsplit(" ", 1)[1])
+            found[wanted[name]] += value
     return dict(found)
+
+
+def loop_steps_of(text: str) -> dict[str, tuple[float, float]]:
+    """step -> (seconds, batches) of `infusion_validator_loop_step_seconds` in a /metrics
+    text: where the loop's thread spent its batches (consume, decide, commit_wait)."""
+    steps: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
+    for name, labels, value in _samples(text):
+        for suffix, at in (("_sum", 0), ("_count", 1)):
+            if name == f"{PREFIX}loop_step_seconds{suffix}" and labels.startswith('step="'):
+                steps[labels[6:].split('"', 1)[0]][at] = value
+    return {step: (seconds, count) for step, (seconds, count) in steps.items()}
+
+
+def loop_steps(port: int, timeout: float = 5.0) -> dict[str, tuple[float, float]]:
+    """`loop_steps_of` the process's /metrics ({} when it does not answer)."""
+    return loop_steps_of(_metrics_text(port, timeout))
 
 
 def merged(scrapes: list[dict[str, float]]) -> dict[str, float]:

@@ -132,6 +132,12 @@ def render(
                       "20 ms or more and its longest stop, ms; 'in stop': the claims whose way "
                       "from CreateTime to arrival spans one of those stops):"]  # fmt: skip
         lines.append(report.latency_table(lat["summary"]))
+        cycle = report.cycle_table(lat["summary"])
+        if cycle:
+            lines += ["", "the validator's loop at those rates (its /metrics over the paced run, "
+                          "medians of the rounds; consume includes the batch window, "
+                          "processing.batch_timeout_ms; a decision waits one to two cycles):",
+                      cycle]  # fmt: skip
     lines += ["", *_extras(results)]
     for key in sorted(k for k in results if k.startswith("profile")):
         lines += _profile(results[key])

@@ -138,3 +138,24 @@ def latency_table(rows: Sequence[dict[str, Any]]) -> str:
             f"{r['rounds']:>6}"
         )
     return "\n".join(out)
+
+
+def cycle_table(rows: Sequence[dict[str, Any]]) -> str:
+    """The validator's loop at each latency rate: batches a second, claims a batch, and where
+    a batch's cycle went (its /metrics over the paced run; medians of the rounds). Below full
+    load a decision waits one to two cycles."""
+    head = (
+        f"{'rate/s':>8} {'batches/s':>9} {'claims/batch':>12} {'consume':>8} {'decide':>7} "
+        f"{'commit wait':>11} {'cycle':>6}"
+    )
+    out = [head + "   (ms per batch)", "-" * len(head)]
+    for r in sorted(rows, key=lambda r: r["rate"]):
+        if r["app"] != "validator" or math.isnan(r.get("decide_ms", math.nan)):
+            continue
+        cycle = 1000 / r["batches_per_s"] if r["batches_per_s"] else math.nan
+        out.append(
+            f"{r['rate']:>8,.0f} {r['batches_per_s']:>9,.1f} {r['batch_claims']:>12,.0f} "
+            f"{r['consume_ms']:>8,.1f} {r['decide_ms']:>7,.1f} {r['commit_wait_ms']:>11,.1f} "
+            f"{cycle:>6,.1f}"
+        )
+    return "\n".join(out) if len(out) > 2 else ""
