@@ -19,11 +19,12 @@ from prometheus_client.utils import floatToGoString
 
 from consumer import __version__
 from consumer.engine.files import LINES_OF_BUSINESS
+from consumer.stream.txn import CommitSteps
 
 PREFIX = "infusion_validator"
 DECISIONS = ("ACCEPTED", "PENDED")
 TRANSACTION_RESULTS = ("committed", "aborted", "fenced")
-TRANSACTION_STEPS = ("produce", "send_offsets", "commit")  # `CommitSteps`' fields, in order
+TRANSACTION_STEPS = CommitSteps._fields  # produce, send_offsets, commit
 LOOP_STEPS = ("consume", "decide", "commit_wait")
 REBALANCE_KINDS = ("assign", "revoke", "lost")
 SHADOW_KINDS = ("ACCEPTED->PENDED", "PENDED->ACCEPTED", "reasons changed")
