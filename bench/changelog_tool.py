@@ -96,7 +96,7 @@ def produce(args: argparse.Namespace) -> dict[str, Any]:
         assert done == len(msgs), f"the engine could not read claim {done} of the batch"
         decider.take_tally()
         producer.begin_transaction()
-        for partition, key, record in history.changelog():
+        for partition, key, record in history.changelog().records():
             while True:
                 try:
                     producer.produce(args.topic, record, key, partition=partition)

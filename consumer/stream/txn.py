@@ -23,6 +23,8 @@ from typing import Any, ClassVar, NamedTuple
 
 from confluent_kafka import KafkaError, KafkaException, Producer, TopicPartition
 
+from consumer.stream.native_producer import native_producer
+
 log = logging.getLogger(__name__)
 
 # How long past librdkafka's own timeout a call may take before it counts as stuck.
@@ -90,9 +92,16 @@ class BoundedProducer:
     stuck: ClassVar[int] = 0  # process-wide count of abandoned producers still in a call
     _lock: ClassVar[threading.Lock] = threading.Lock()
 
-    def __init__(self, config: dict[str, Any], name: str = "producer") -> None:
+    def __init__(
+        self, config: dict[str, Any], name: str = "producer", *, native: bool = False
+    ) -> None:
         self.producer = Producer(config)
         self.produce = self.producer.produce  # the per-record hot path: no wrapper
+        # With `native`, the engine produces batches on this producer without the GIL (None
+        # where it cannot: see consumer.stream.native_producer).
+        self.native = (
+            native_producer(self.producer, config.get("client.id", "rdkafka")) if native else None
+        )
         self.poll = self.producer.poll
         self.abandoned = False
         self._jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()

@@ -3,11 +3,13 @@
 //! changes with each batch and commits or aborts them with the batch's transaction.
 
 use std::collections::HashMap;
+use std::ops::Range;
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
+use super::producing::NativeProducer;
 use crate::codec::avro;
 use crate::history::store::PartitionStore;
 use crate::history::{decide_recorded, member_of};
@@ -107,20 +109,15 @@ impl History {
         Ok(unreadable)
     }
 
-    /// The pending changes of every partition as changelog records: (partition, key, value
-    /// or None for a tombstone).
-    fn changelog<'py>(
-        &self,
-        py: Python<'py>,
-    ) -> Vec<(i32, Bound<'py, PyBytes>, Option<Bound<'py, PyBytes>>)> {
-        let mut records = Vec::new();
+    /// The pending changes of every partition as changelog records (`Changelog`).
+    fn changelog(&self) -> Changelog {
+        let mut changelog = Changelog::default();
         for (partition, store) in &self.stores {
             for (key, value) in store.changes() {
-                let value = value.map(|v| PyBytes::new(py, &v));
-                records.push((*partition, PyBytes::new(py, key), value));
+                changelog.push(*partition, key, value.as_deref());
             }
         }
-        records
+        changelog
     }
 
     /// Every change is committed: it becomes the history.
@@ -145,5 +142,64 @@ impl History {
     /// The batch is aborted: forget its changes (sealed or not).
     fn abort(&mut self) {
         self.stores.values_mut().for_each(PartitionStore::abort);
+    }
+}
+
+/// A batch's changelog records, copied out of the history so that the next batch can change it
+/// while they are produced: (partition, key, value or None for a tombstone), in one buffer.
+#[pyclass(module = "consumer._native", frozen)]
+#[derive(Default)]
+pub struct Changelog {
+    bytes: Vec<u8>,
+    records: Vec<(i32, Range<usize>, Option<Range<usize>>)>,
+}
+
+impl Changelog {
+    fn push(&mut self, partition: i32, key: &[u8], value: Option<&[u8]>) {
+        let mut append = |part: &[u8]| {
+            self.bytes.extend_from_slice(part);
+            self.bytes.len() - part.len()..self.bytes.len()
+        };
+        let key = append(key);
+        let value = value.map(append);
+        self.records.push((partition, key, value));
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (i32, &[u8], Option<&[u8]>)> + Send {
+        let bytes = &self.bytes;
+        (self.records.iter())
+            .map(move |(p, k, v)| (*p, &bytes[k.clone()], v.clone().map(|v| &bytes[v])))
+    }
+}
+
+#[pymethods]
+impl Changelog {
+    fn __len__(&self) -> usize {
+        self.records.len()
+    }
+
+    /// The records as (partition, key, value or None), for `Producer.produce`.
+    fn records<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> Vec<(i32, Bound<'py, PyBytes>, Option<Bound<'py, PyBytes>>)> {
+        (self.iter())
+            .map(|(p, k, v)| (p, PyBytes::new(py, k), v.map(|v| PyBytes::new(py, v))))
+            .collect()
+    }
+
+    /// Produce the records from `start` on to `topic` through `producer`, without the GIL:
+    /// the index of the first one the producer's queue had no room for, or the number of
+    /// records (see `NativeProducer.produce`).
+    #[pyo3(signature = (producer, topic, start=0))]
+    fn produce(
+        &self,
+        py: Python<'_>,
+        producer: &NativeProducer,
+        topic: &str,
+        start: usize,
+    ) -> PyResult<usize> {
+        let produced = producer.produce(py, topic, self.iter().skip(start))?;
+        Ok(start + produced)
     }
 }

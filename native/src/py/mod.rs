@@ -7,6 +7,7 @@ mod engine;
 mod history;
 mod offline;
 mod outcome;
+mod producing;
 mod shadow;
 mod stream;
 mod tally;
@@ -44,6 +45,8 @@ fn encode_claim<'py>(py: Python<'py>, line: &[u8]) -> Option<Bound<'py, PyBytes>
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<engine::Engine>()?;
     m.add_class::<history::History>()?;
+    m.add_class::<history::Changelog>()?;
+    m.add_class::<producing::NativeProducer>()?;
     m.add_class::<outcome::Decision>()?;
     m.add_class::<outcome::Reason>()?;
     m.add_class::<outcome::RuleVerdict>()?;

@@ -307,13 +307,13 @@ def test_with_a_history_a_resent_event_writes_nothing_and_an_abort_forgets_the_b
     ]
     assert decide() == want
     assert processor.tally.resent == 1
-    changelog = history.changelog()
+    changelog = history.changelog().records()
     assert {(p, k) for p, k, _ in changelog} == {(2, b""), (2, first["member_id"].encode())}
     history.abort()  # the transaction failed: the batch is read and decided again, alike
     processor.tally.clear()
     assert decide() == want
     history.commit()
-    assert history.changelog() == []
+    assert history.changelog().records() == []
     assert history.members(2) == 1
     # After the commit the same events are re-sent ones.
     assert [t for t, _, _ in processor.process_batch(batch)] == ["", "", ""]
