@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
-from consumer._native import Changelog
+from consumer._native import Changelog, Decisions
 from consumer.errors import KafkaSetupError
 from consumer.settings import Settings
 from consumer.stream.batch import Batch, InFlight
@@ -84,15 +84,17 @@ class Committing:
         self._transactions_started = True
 
     def _writes(self, batch: Batch, outputs: list[Produced]) -> Callable[[], None]:
-        """Everything a batch writes, to be produced on the producer's worker; its history
-        changes and shadow records are taken here, and then sealed (the next batch's go above
-        them, decided meanwhile) with its counts kept for its commit."""
+        """Everything a batch writes, to be produced on the producer's worker; its kept
+        decisions, history changes and shadow records are taken here, and then sealed (the
+        next batch's go above them, decided meanwhile) with its counts kept for its commit."""
         records, shadow = batch.records, self.processor.shadow_records
+        decisions = self.processor.take_decisions()
         changelog = self._changelog()
         batch.tally = self.processor.seal()
         producer = self.producer
 
         def produce() -> None:
+            self._produce_kept(producer, decisions)
             self._produce_decisions(producer, records, outputs, shadow)
             self._produce_changelog(producer, changelog)
 
@@ -126,6 +128,20 @@ class Committing:
             for shadowed, record in shadow:
                 self._produce_when_room(producer, shadow_topic, record, shadowed.key(), [])
 
+    def _produce_kept(self, producer: BoundedProducer, decisions: Decisions) -> None:
+        """The decisions the engine kept (`processing.native_produce`), in input order:
+        produced by the engine without the GIL, or through `produce()` where it cannot."""
+        native = producer.native
+        if native is None:
+            for topic, key, value, headers in decisions.records():
+                self._produce_when_room(producer, topic, value, key, headers)
+            return
+
+        def produce_from(start: int) -> int:
+            return decisions.produce(native, start)
+
+        self._produce_natively(producer, produce_from, len(decisions))
+
     def _produce_changelog(self, producer: BoundedProducer, changelog: Changelog | None) -> None:
         """The claim history's changes: one record per member the batch changed. The engine
         produces them without the GIL where it can (docs/decisions/0006)."""
@@ -141,13 +157,25 @@ class Committing:
                 except BufferError:
                     self._produce_when_room(producer, topic, change, key, [], partition)
             return
-        done, deadline = changelog.produce(native, topic), time.monotonic() + self._txn_timeout
-        while done < len(changelog):  # the producer's queue is full: let deliveries drain
+
+        def produce_from(start: int) -> int:
+            return changelog.produce(native, topic, start)
+
+        self._produce_natively(producer, produce_from, len(changelog))
+
+    def _produce_natively(
+        self, producer: BoundedProducer, produce_from: Callable[[int], int], count: int
+    ) -> None:
+        """`produce_from(start)` (the engine producing records from `start` on, up to a full
+        queue) until all `count` are produced, letting deliveries drain while the producer's
+        queue is full (bounded, as `_produce_when_room`)."""
+        done, deadline = produce_from(0), time.monotonic() + self._txn_timeout
+        while done < count:
             if time.monotonic() > deadline:
                 full = KafkaError(KafkaError._QUEUE_FULL, "producer queue still full")
                 raise KafkaException(full)
             producer.poll(0.1)
-            done = changelog.produce(native, topic, done)
+            done = produce_from(done)
 
     def _produce_when_room(
         self,

@@ -36,6 +36,20 @@ def fits_dlq(value_bytes: int, dlq_max_bytes: int | None) -> bool:
     return dlq_max_bytes is not None and value_bytes + RECORD_OVERHEAD_BYTES <= dlq_max_bytes
 
 
+def dead_letter(
+    value: bytes, error_class: str, message: str, where: tuple[str, int, int], max_bytes: int | None
+) -> tuple[bytes, Headers]:
+    """A dead letter's value and headers. An oversized value larger than the DLQ topic takes
+    (`max_bytes`) is left out, its size in a header: a dead letter that cannot be written
+    stalls the partition (the batch is aborted and re-read forever), and the record itself stays
+    at its source coordinates in the input topic."""
+    headers = dead_letter_headers(error_class, message, *where)
+    if error_class == "oversized" and not fits_dlq(len(value), max_bytes):
+        headers.append((VALUE_OMITTED, str(len(value)).encode()))
+        value = b""
+    return value, headers
+
+
 def dead_letter_headers(
     error_class: str, message: str, topic: str, partition: int, offset: int
 ) -> Headers:

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple, Protocol
 
 from consumer import __version__
-from consumer._native import History, StreamDecider
+from consumer._native import Decisions, History, StreamDecider
 from consumer.codec.decoding import ERROR_CLASSES
 from consumer.codec.encoding import claim_body
 from consumer.codec.registry import CONFLUENT_HEADER, decision_prefix
@@ -25,13 +25,7 @@ from consumer.codec.wire import Wire
 from consumer.engine import Engine
 from consumer.errors import DecodeError
 from consumer.settings import TopicSettings
-from consumer.stream.dlq import (
-    VALUE_OMITTED,
-    DeadLetterGuard,
-    Headers,
-    dead_letter_headers,
-    fits_dlq,
-)
+from consumer.stream.dlq import DeadLetterGuard, Headers, dead_letter
 from consumer.stream.metrics import CLAIM_BUCKETS, Metrics
 from consumer.stream.tally import Tally
 
@@ -62,6 +56,8 @@ class KafkaRecord(Protocol):
 
 # (topic, value, headers) of one output record; an empty topic means "write nothing".
 Produced = tuple[str, bytes, Headers]
+# A decision the engine keeps to produce itself (`keep_decisions`): nothing for Python to write.
+KEPT: Produced = ("", b"", [])
 
 
 class Output(NamedTuple):
@@ -93,10 +89,12 @@ def stream_decider(
     prefixes: tuple[bytes, bytes] = (b"", b""),
     history: History | None = None,
     shadow: Engine | None = None,
+    keep_decisions: bool = False,
 ) -> StreamDecider:
     """The compiled batch decider for these output topics and wire-format prefixes; with a
     `history`, each claim is decided against (and recorded in) its member's history; with a
-    `shadow` engine, each claim is also decided by it (see `ClaimProcessor.shadow_records`)."""
+    `shadow` engine, each claim is also decided by it (see `ClaimProcessor.shadow_records`);
+    with `keep_decisions`, the decisions stay in the engine (`ClaimProcessor.take_decisions`)."""
     return StreamDecider(
         engine.native,
         validator_version=__version__,
@@ -111,6 +109,7 @@ def stream_decider(
         pended_prefix=prefixes[1],
         history=history,
         shadow=shadow.native if shadow is not None else None,
+        keep_decisions=keep_decisions,
     )
 
 
@@ -122,6 +121,7 @@ def build_processor(
     keep_dead_letters: bool = True,
     history: History | None = None,
     shadow: Engine | None = None,
+    keep_decisions: bool = False,
 ) -> ClaimProcessor:
     """A batch processor deciding with `engine` and writing to `topics` (default: the
     settings' topics), reading records as `wire` does. With `confluent` output, the decision
@@ -149,6 +149,7 @@ def build_processor(
         prefixes=prefixes,
         history=history,
         shadow=shadow,
+        keep_decisions=keep_decisions,
     )
     if confluent_input:
         wire.follow_schema_ids(decider.allow_schema_id)
@@ -196,7 +197,9 @@ class ClaimProcessor:
 
     def process_batch(self, records: Sequence[KafkaRecord]) -> list[Produced]:
         """(topic, value, headers) for each record, in order; the key is the record's own. A
-        re-sent event gets an empty topic: nothing is written for it."""
+        re-sent event gets an empty topic: nothing is written for it, and neither is it for a
+        decision the engine keeps (`keep_decisions`: see `take_decisions`)."""
+        self.decider.take_decisions()  # what an abandoned batch left
         results: list[Produced] = []
         start, count = 0, len(records)
         while start < count:
@@ -204,7 +207,7 @@ class ClaimProcessor:
             decided, stop = self.decider.process(records, start, end)
             self.guard.record_clean(len(decided))  # the DLQ window sees the records in order
             for index, result in enumerate(decided, start):
-                results.append(result or self._resent(records[index]))
+                results.append(KEPT if result is True else result or self._resent(records[index]))
             if stop < end:  # a record the engine cannot read where it lies
                 results.append(self._decode_and_decide(records[stop]))
                 stop += 1
@@ -218,6 +221,11 @@ class ClaimProcessor:
             self.tally.add_shadow(counts["shadow"])
             self.shadow_records = self.decider.take_shadow()
         return results
+
+    def take_decisions(self) -> Decisions:
+        """The decisions of the last batch that the engine kept (`keep_decisions`), in input
+        order, to be produced in its transaction; none without it."""
+        return self.decider.take_decisions()
 
     def seal(self) -> Tally:
         """The batch is produced and its transaction commits: its history changes are sealed
@@ -239,6 +247,7 @@ class ClaimProcessor:
         decided on top of it: forget their history changes, counts and shadow records."""
         if self.history is not None:
             self.history.abort()
+        self.decider.take_decisions()
         self.tally.clear()
         self.shadow_records = []
 
@@ -265,8 +274,7 @@ class ClaimProcessor:
         self.guard.record(False)
         if produced is False:
             return self._resent(msg)
-        assert produced is not True
-        return produced
+        return KEPT if produced is True else produced
 
     def _resent(self, msg: KafkaRecord) -> Produced:
         """An event decided before: the first decision stands, nothing is written."""
@@ -285,12 +293,8 @@ class ClaimProcessor:
             "record dead-lettered",
             extra={"topic": topic, "partition": part, "offset": offset, "error_class": error_class},
         )
-        headers = dead_letter_headers(error_class, message, topic, part, offset)
-        value = msg.value() or b""
-        if error_class == "oversized" and not fits_dlq(len(value), self.dlq_max_bytes):
-            # More than the DLQ topic takes: a dead letter that cannot be written stalls the
-            # partition (the batch is aborted and re-read forever), so keep its size, not its
-            # bytes. The record itself stays at its source coordinates in the input topic.
-            headers.append((VALUE_OMITTED, str(len(value)).encode()))
-            value = b""
+        where = topic, part, offset
+        value, headers = dead_letter(
+            msg.value() or b"", error_class, message, where, self.dlq_max_bytes
+        )
         return (self.topics.dlq if self.keep_dead_letters else "", value, headers)

@@ -120,8 +120,16 @@ def build_service(
     if shadow is not None:
         metrics.describe_shadow(shadow.versions)
     wire = wire or Wire.build(settings)
+    # Under exactly-once the engine keeps the decisions and produces them itself (ADR 0006).
+    processing = settings.processing
+    keep = processing.guarantee == "exactly_once" and processing.native_produce
     processor = build_processor(
-        wire, engine, keep_dead_letters=keep_dead_letters, history=history, shadow=shadow
+        wire,
+        engine,
+        keep_dead_letters=keep_dead_letters,
+        history=history,
+        shadow=shadow,
+        keep_decisions=keep,
     )
     processor.dlq_max_bytes = limits.dlq_max_bytes
     pipeline = Pipeline(

@@ -9,7 +9,9 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
-use super::producing::NativeProducer;
+use smallvec::SmallVec;
+
+use super::producing::{NativeProducer, Out};
 use crate::codec::avro;
 use crate::history::store::PartitionStore;
 use crate::history::{decide_recorded, member_of};
@@ -170,6 +172,16 @@ impl Changelog {
         (self.records.iter())
             .map(move |(p, k, v)| (*p, &bytes[k.clone()], v.clone().map(|v| &bytes[v])))
     }
+
+    fn outs(&self) -> impl Iterator<Item = Out<'_>> + Send {
+        (self.iter()).map(|(partition, key, value)| Out {
+            topic: 0,
+            partition,
+            key: Some(key),
+            value,
+            headers: SmallVec::new(),
+        })
+    }
 }
 
 #[pymethods]
@@ -199,7 +211,7 @@ impl Changelog {
         topic: &str,
         start: usize,
     ) -> PyResult<usize> {
-        let produced = producer.produce(py, topic, self.iter().skip(start))?;
+        let produced = producer.produce(py, &[topic], self.outs().skip(start))?;
         Ok(start + produced)
     }
 }

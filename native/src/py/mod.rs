@@ -3,6 +3,7 @@
 
 mod batch;
 mod deciding;
+mod decisions;
 mod engine;
 mod history;
 mod offline;
@@ -46,6 +47,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<engine::Engine>()?;
     m.add_class::<history::History>()?;
     m.add_class::<history::Changelog>()?;
+    m.add_class::<decisions::Decisions>()?;
     m.add_class::<producing::NativeProducer>()?;
     m.add_class::<outcome::Decision>()?;
     m.add_class::<outcome::Reason>()?;

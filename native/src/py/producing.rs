@@ -20,6 +20,7 @@ use std::sync::OnceLock;
 use libloading::Library;
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
+use smallvec::SmallVec;
 
 type Handle = *mut c_void;
 
@@ -50,6 +51,8 @@ const VTYPE_PARTITION: c_int = 3;
 const VTYPE_VALUE: c_int = 4;
 const VTYPE_KEY: c_int = 5;
 const VTYPE_MSGFLAGS: c_int = 7;
+/// (name: NUL-terminated, value, size): librdkafka copies both.
+const VTYPE_HEADER: c_int = 9;
 /// librdkafka copies key and value: the batch's buffers do not outlive the call.
 const MSG_F_COPY: usize = 0x2;
 const RD_KAFKA_PRODUCER: c_int = 0;
@@ -166,39 +169,56 @@ impl NativeProducer {
         Ok(handle)
     }
 
-    /// Produce `records[start..]` (partition, key, value) to `topic`, without the GIL, up to
-    /// the first that finds the producer's queue full: the index of that record, or the
-    /// number of records. Any other refusal raises KafkaException, as `produce()` would.
+    /// Produce `records`, each to `topics[its topic]`, without the GIL, up to the first that
+    /// finds the producer's queue full: the number produced before it (all of them when
+    /// none did). Any other refusal raises KafkaException, as `produce()` would.
     pub fn produce<'r>(
         &self,
         py: Python<'_>,
-        topic: &str,
-        records: impl Iterator<Item = (i32, &'r [u8], Option<&'r [u8]>)> + Send,
+        topics: &[&str],
+        records: impl Iterator<Item = Out<'r>> + Send,
     ) -> PyResult<usize> {
         let api = self.api;
         let handle = self.handle(py)?;
-        let topic = CString::new(topic).map_err(|_| PyValueError::new_err("topic has a NUL"))?;
+        let topics = (topics.iter())
+            .map(|topic| CString::new(*topic))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| PyValueError::new_err("a topic name holds a NUL"))?;
         // Raw pointers are not Send; the handle stays valid while the GIL is released, as the
         // producer is closed only on the thread that calls this (its worker).
         let handle = handle as usize;
         let produced = py.detach(move || {
             let handle = handle as Handle;
-            // SAFETY: a live handle; the Vu array follows `rd_kafka_produceva`'s contract.
+            // SAFETY: a live handle; each Vu array follows `rd_kafka_produceva`'s contract,
+            // its pointers valid for the call (librdkafka copies what it keeps).
             unsafe {
-                let rkt = (api.topic_new)(handle, topic.as_ptr(), std::ptr::null_mut());
-                if rkt.is_null() {
-                    return Err((-1, format!("cannot produce to {topic:?}")));
+                let mut rkts = Vec::with_capacity(topics.len());
+                for topic in &topics {
+                    let rkt = (api.topic_new)(handle, topic.as_ptr(), std::ptr::null_mut());
+                    if rkt.is_null() {
+                        rkts.into_iter().for_each(|rkt| (api.topic_destroy)(rkt));
+                        return Err((-1, format!("cannot produce to {topic:?}")));
+                    }
+                    rkts.push(rkt);
                 }
                 let mut done = 0;
-                let mut refused = Ok(());
-                for (partition, key, value) in records {
-                    let vus = [
-                        Vu::new(VTYPE_RKT, [rkt as usize, 0]),
-                        Vu::new(VTYPE_PARTITION, [partition as u32 as usize, 0]),
-                        Vu::mem(VTYPE_KEY, Some(key)),
-                        Vu::mem(VTYPE_VALUE, value),
+                let mut outcome = Ok(());
+                let mut vus: Vec<Vu> = Vec::with_capacity(5 + 5);
+                for record in records {
+                    vus.clear();
+                    vus.extend([
+                        Vu::new(VTYPE_RKT, [rkts[record.topic] as usize, 0]),
+                        Vu::new(VTYPE_PARTITION, [record.partition as u32 as usize, 0]),
+                        Vu::mem(VTYPE_KEY, record.key),
+                        Vu::mem(VTYPE_VALUE, record.value),
                         Vu::new(VTYPE_MSGFLAGS, [MSG_F_COPY, 0]),
-                    ];
+                    ]);
+                    for (name, value) in &record.headers {
+                        let words = [name.as_ptr() as usize, value.as_ptr() as usize];
+                        let mut header = Vu::new(VTYPE_HEADER, words);
+                        header.u[2] = value.len();
+                        vus.push(header);
+                    }
                     let error = (api.produceva)(handle, vus.as_ptr(), vus.len());
                     if !error.is_null() {
                         let code = (api.error_code)(error);
@@ -206,18 +226,28 @@ impl NativeProducer {
                         let text = text.to_string_lossy().into_owned();
                         (api.error_destroy)(error);
                         if code != ERR_QUEUE_FULL {
-                            refused = Err((code, text));
+                            outcome = Err((code, text));
                         }
                         break;
                     }
                     done += 1;
                 }
-                (api.topic_destroy)(rkt);
-                refused.map(|()| done)
+                rkts.into_iter().for_each(|rkt| (api.topic_destroy)(rkt));
+                outcome.map(|()| done)
             }
         });
         produced.map_err(|(code, text)| kafka_exception(py, code, &text))
     }
+}
+
+/// One record to produce: the index of its topic, its partition (-1: the producer's
+/// partitioner places it by its key), key, value (None: null) and headers.
+pub struct Out<'r> {
+    pub topic: usize,
+    pub partition: i32,
+    pub key: Option<&'r [u8]>,
+    pub value: Option<&'r [u8]>,
+    pub headers: SmallVec<[(&'static CStr, &'r [u8]); 5]>,
 }
 
 /// confluent_kafka.KafkaException(KafkaError(code, text)), as `produce()` raises.

@@ -26,6 +26,7 @@ use super::tally::Tally;
 use crate::ruleset::RuleSets;
 
 use super::deciding::{coordinates, topic_name, Deciding, Input, Made, Rules};
+use super::decisions::Decisions;
 use super::shadow::{Shadow, ShadowRecord};
 use super::values::{bytes_of, header, HeaderCache};
 
@@ -57,6 +58,9 @@ pub struct StreamDecider {
     shadow: Option<Shadow>,
     /// The heads of the values a call decided (reused from call to call).
     heads: Vec<u8>,
+    /// With `keep_decisions`: the decisions made since the last `take_decisions`, kept here
+    /// for the producer's worker instead of handed out one by one (docs/decisions/0006).
+    kept: Option<Decisions>,
 }
 
 #[pymethods]
@@ -65,7 +69,7 @@ impl StreamDecider {
     #[pyo3(signature = (
         engine, *, validator_version, accepted_topic, pended_topic, max_value_bytes,
         max_lines, duration_bounds, header_len=0, reads_raw=true, accepted_prefix=Vec::new(),
-        pended_prefix=Vec::new(), history=None, shadow=None
+        pended_prefix=Vec::new(), history=None, shadow=None, keep_decisions=false
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -83,6 +87,7 @@ impl StreamDecider {
         pended_prefix: Vec<u8>,
         history: Option<Py<History>>,
         shadow: Option<&Engine>,
+        keep_decisions: bool,
     ) -> PyResult<Self> {
         if header_len != 0 && header_len != 5 {
             return Err(PyValueError::new_err(
@@ -113,6 +118,8 @@ impl StreamDecider {
             history,
             shadow: shadow.map(|engine| Shadow::new(Arc::clone(&engine.rules))),
             heads: Vec::new(),
+            kept: keep_decisions
+                .then(|| Decisions::new([accepted_topic.to_owned(), pended_topic.to_owned()])),
         })
     }
 
@@ -170,8 +177,9 @@ impl StreamDecider {
         )?;
 
         let results = PyList::empty(py);
-        for (made, input) in made.iter().zip(&inputs) {
-            results.append(self.output(py, made, input)?)?;
+        for (index, (made, input)) in made.iter().zip(&inputs).enumerate() {
+            let msg = records.get_item(start + index)?;
+            results.append(self.output(py, made, input, &msg)?)?;
         }
         Ok((results, start + made.len()))
     }
@@ -205,7 +213,15 @@ impl StreamDecider {
             },
             |_| Ok(msg.clone().unbind()),
         )?;
-        self.output(py, &made, &input)
+        self.output(py, &made, &input, msg)
+    }
+
+    /// The decisions kept since the last call (see `keep_decisions`); empty without it.
+    fn take_decisions(&mut self) -> Decisions {
+        self.kept.as_mut().map_or_else(
+            || Decisions::new([String::new(), String::new()]),
+            Decisions::take,
+        )
     }
 
     /// See `Tally.take`; with a shadow rule set, also `"shadow"`: see `Shadow.take`.
@@ -303,12 +319,14 @@ impl StreamDecider {
     }
 
     /// A record's result for Python: False for a re-sent event, else `(topic, value,
-    /// headers)`, the value its head (in `self.heads`) and the claim's own body.
+    /// headers)`, the value its head (in `self.heads`) and the claim's own body - or True
+    /// when the decision is kept (`keep_decisions`).
     fn output<'py>(
         &mut self,
         py: Python<'py>,
         made: &Made,
         input: &Input,
+        msg: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let Made::Decided {
             pended,
@@ -318,6 +336,23 @@ impl StreamDecider {
         else {
             return Ok(PyBool::new(py, false).to_owned().into_any());
         };
+        if let Some(kept) = self.kept.as_mut() {
+            let key = msg.call_method0(intern!(py, "key"))?;
+            let key = key.cast::<PyBytes>().ok().map(|key| key.as_bytes());
+            let head = &self.heads[head.clone()];
+            let (source, partition) = (input.topic, input.partition);
+            kept.push(
+                *pended,
+                key,
+                head,
+                input.body,
+                version,
+                source,
+                partition,
+                input.offset,
+            );
+            return Ok(PyBool::new(py, true).to_owned().into_any());
+        }
         let target = &self.targets[usize::from(*pended)];
         // Written straight into the bytes object: a Vec of it copied into one was an
         // allocation and a copy of the whole value per record (~2 KB at 50 lines).

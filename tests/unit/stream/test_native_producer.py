@@ -1,7 +1,7 @@
-"""The engine producing a batch's changelog records on a confluent-kafka producer's own handle
-(consumer.stream.native_producer, native/src/py/producing.rs). No broker: records stay queued
-in the producer (`len(producer)` counts them with the producer's own events); the integration
-tests run it on a real broker, where the records are read back."""
+"""The engine producing a batch's decisions and changelog records on a confluent-kafka
+producer's own handle (consumer.stream.native_producer, native/src/py/producing.rs). No broker:
+records stay queued in the producer (`len(producer)` counts them with its own events); the
+integration tests run it on a real broker, where the records are read back."""
 
 from __future__ import annotations
 
@@ -14,8 +14,14 @@ import pytest
 from confluent_kafka import KafkaError, KafkaException, Producer
 
 from consumer._native import Changelog, History, NativeProducer, encode_claim
+from consumer.codec.encoding import claim_body
+from consumer.codec.wire import Wire
 from consumer.demo.samples import generate_claims
+from consumer.engine import Engine
+from consumer.settings import load_settings
 from consumer.stream.native_producer import loaded_librdkafka, native_producer
+from consumer.stream.processing import build_processor
+from tests.claim_examples import FakeMessage, claim_record
 
 # Nothing listens there: records wait in the producer's queue.
 NOWHERE = "127.0.0.1:9"
@@ -105,3 +111,15 @@ def test_another_client_id_falls_back_to_produce(
 def test_only_a_confluent_kafka_producer_is_taken() -> None:
     with pytest.raises(ValueError, match=r"not a confluent_kafka\.Producer"):
         NativeProducer(object(), loaded_librdkafka() or "", "unit")  # type: ignore[arg-type]
+
+
+def test_kept_decisions_are_produced_with_their_headers(producer: Producer) -> None:
+    native = native_producer(producer, "unit")
+    assert native is not None
+    processor = build_processor(Wire.build(load_settings()), Engine.load(), keep_decisions=True)
+    batch = [FakeMessage(claim_body(claim_record(event_id=f"E-{i}")), _offset=i) for i in range(5)]
+    processor.process_batch(batch)
+    decisions = processor.take_decisions()
+    assert decisions.produce(native) == len(decisions) == 5
+    assert len(producer) >= 5
+    assert all(len(headers) == 5 for _, _, _, headers in decisions.records())

@@ -359,3 +359,54 @@ def test_a_shadow_rule_set_disagrees_exactly_where_compare_says_and_writes_nothi
     kinds = shadowed.tally.shadow["disagreements"]
     assert sum(kinds.values()) == len(changed)
     assert sum(shadowed.tally.shadow["decisions"].values()) == len(claims)
+
+
+def test_kept_decisions_are_the_decisions_handed_out(engine: Engine) -> None:
+    """`keep_decisions` (docs/decisions/0006): the engine keeps the decisions, in input order,
+    and Python writes only the dead letters; what it keeps is what it would hand out."""
+    handed, kept = new_parts(engine), new_parts(engine)
+    wire = Wire.build(load_settings(processing={"dlq_window": 10}))
+    kept = kept._replace(processor=build_processor(wire, engine, keep_decisions=True))
+    batch = a_batch(handed.encode)
+    expected = handed.processor.process_batch(batch)
+    got = kept.processor.process_batch(batch)
+    assert [t for t, _, _ in got] == ["", "", "claims.dlq", ""]  # only the dead letter
+    decisions = kept.processor.take_decisions()
+    assert len(decisions) == 3
+    assert len(kept.processor.take_decisions()) == 0  # taken
+
+    def stable(topic: str, value: bytes, headers: Any) -> tuple[Any, ...]:
+        decision = decode_decision(value)
+        decision.pop("decided_at")  # the wall clock
+        return topic, decision, [(name, bytes(v)) for name, v in headers]
+
+    want = [stable(t, v, h) for t, v, h in expected if t != "claims.dlq"]
+    records = decisions.records()
+    assert [stable(t, v, h) for t, _, v, h in records] == want
+    assert [k for _, k, _, _ in records] == [m.key() for m in batch if m.value() != b"garbage"]
+    # An abandoned batch leaves nothing behind for the next one.
+    kept.processor.process_batch(batch)
+    kept.processor.abandoned()
+    assert len(kept.processor.take_decisions()) == 0
+
+
+def test_a_claim_decoded_in_python_is_kept_in_its_place(engine: Engine, tmp_path: Path) -> None:
+    """With a configured writer schema every value goes through Python's decoder and
+    `decide_body`: with `keep_decisions` its decision is kept too, in input order."""
+    older = json.loads(schemas.schema_json(schemas.CLAIM))
+    older["fields"] = [f for f in older["fields"] if f["name"] != "contract_id"]
+    path = tmp_path / "claim-v0.avsc"
+    path.write_text(json.dumps(older))
+    wire = Wire.build(load_settings(writer_schema=str(path)))
+    processor = build_processor(wire, engine, keep_decisions=True)
+    claims = [claim_record(claim_id=f"C-{i}", event_id=f"E-{i}") for i in range(3)]
+    batch = []
+    for i, claim in enumerate(claims):
+        body = io.BytesIO()
+        old = {k: v for k, v in claim.items() if k != "contract_id"}
+        fastavro.schemaless_writer(body, fastavro.parse_schema(older), old)
+        batch.append(FakeMessage(body.getvalue(), _offset=i))
+    assert [t for t, _, _ in processor.process_batch(batch)] == ["", "", ""]
+    kept = processor.take_decisions().records()
+    assert [decode_decision(v)["claim"]["claim_id"] for _, _, v, _ in kept] == ["C-0", "C-1", "C-2"]
+    assert [dict(h)["source.offset"] for _, _, _, h in kept] == [b"0", b"1", b"2"]
