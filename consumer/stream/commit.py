@@ -169,6 +169,8 @@ class Committing:
         """`produce_from(start)` (the engine producing records from `start` on, up to a full
         queue) until all `count` are produced, letting deliveries drain while the producer's
         queue is full (bounded, as `_produce_when_room`)."""
+        if not count:
+            return  # nothing to hand over (and no topic handle to make for it)
         done, deadline = produce_from(0), time.monotonic() + self._txn_timeout
         while done < count:
             if time.monotonic() > deadline:
