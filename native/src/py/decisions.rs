@@ -8,7 +8,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
 use smallvec::SmallVec;
 
-use super::producing::{NativeProducer, Out};
+use super::producing::{append, NativeProducer, Out};
 
 /// The headers of a decision's record (SPEC §2.3), in this order.
 const HEADERS: [&CStr; 5] = [
@@ -87,11 +87,7 @@ impl Decisions {
     }
 
     fn append(&mut self, parts: &[&[u8]]) -> Range<usize> {
-        let start = self.bytes.len();
-        for part in parts {
-            self.bytes.extend_from_slice(part);
-        }
-        start..self.bytes.len()
+        append(&mut self.bytes, parts)
     }
 
     fn outs(&self) -> impl Iterator<Item = Out<'_>> + Send {

@@ -11,7 +11,7 @@ use pyo3::types::PyBytes;
 
 use smallvec::SmallVec;
 
-use super::producing::{NativeProducer, Out};
+use super::producing::{append, NativeProducer, Out};
 use crate::codec::avro;
 use crate::history::store::PartitionStore;
 use crate::history::{decide_recorded, member_of};
@@ -158,12 +158,8 @@ pub struct Changelog {
 
 impl Changelog {
     fn push(&mut self, partition: i32, key: &[u8], value: Option<&[u8]>) {
-        let mut append = |part: &[u8]| {
-            self.bytes.extend_from_slice(part);
-            self.bytes.len() - part.len()..self.bytes.len()
-        };
-        let key = append(key);
-        let value = value.map(append);
+        let key = append(&mut self.bytes, &[key]);
+        let value = value.map(|value| append(&mut self.bytes, &[value]));
         self.records.push((partition, key, value));
     }
 

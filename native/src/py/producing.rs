@@ -15,6 +15,7 @@
 //! fails the transaction (exactly-once), never where delivery reports are counted.
 
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
+use std::ops::Range;
 use std::sync::OnceLock;
 
 use libloading::Library;
@@ -238,6 +239,16 @@ impl NativeProducer {
         });
         produced.map_err(|(code, text)| kafka_exception(py, code, &text))
     }
+}
+
+/// Append `parts` to `bytes`, one after the other: where they lie in it. (The records a batch
+/// produces are kept in one buffer, as ranges.)
+pub fn append(bytes: &mut Vec<u8>, parts: &[&[u8]]) -> Range<usize> {
+    let start = bytes.len();
+    for part in parts {
+        bytes.extend_from_slice(part);
+    }
+    start..bytes.len()
 }
 
 /// One record to produce: the index of its topic, its partition (-1: the producer's

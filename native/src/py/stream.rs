@@ -144,7 +144,8 @@ impl StreamDecider {
         end: Option<usize>,
     ) -> PyResult<(Bound<'py, PyList>, usize)> {
         let end = end.map_or(records.len(), |end| end.min(records.len()));
-        // Each message's value and coordinates, up to the first value not read where it lies.
+        // Each message with its value and coordinates, up to the first value not read where it
+        // lies.
         let mut held = Vec::with_capacity(end.saturating_sub(start));
         for index in start..end {
             let msg = records.get_item(index)?;
@@ -154,10 +155,11 @@ impl StreamDecider {
                 break;
             }
             let topic = msg.call_method0(intern!(py, "topic"))?;
-            held.push((value, topic, coordinates(py, &msg)?));
+            let at = coordinates(py, &msg)?;
+            held.push((msg, value, topic, at));
         }
         let mut inputs = Vec::with_capacity(held.len());
-        for (value, topic, (partition, offset)) in &held {
+        for (_, value, topic, (partition, offset)) in &held {
             // Checked above: the body is what follows the wire-format header.
             let value = value.cast::<PyBytes>()?.as_bytes();
             inputs.push(Input {
@@ -177,9 +179,8 @@ impl StreamDecider {
         )?;
 
         let results = PyList::empty(py);
-        for (index, (made, input)) in made.iter().zip(&inputs).enumerate() {
-            let msg = records.get_item(start + index)?;
-            results.append(self.output(py, made, input, &msg)?)?;
+        for ((made, input), (msg, ..)) in made.iter().zip(&inputs).zip(&held) {
+            results.append(self.output(py, made, input, msg)?)?;
         }
         Ok((results, start + made.len()))
     }
